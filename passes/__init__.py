@@ -1,0 +1,28 @@
+"""qopt's rewrite passes, one module each, registered by name.
+
+`get_all_passes()` maps each kebab-case pass name to a factory returning the
+pass class, like xDSL's `get_all_passes()`.
+"""
+
+from collections.abc import Callable
+
+from xdsl.passes import ModulePass
+
+
+def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
+    """Every qopt pass by name."""
+
+    def get_fold_batchnorm() -> type[ModulePass]:
+        from qopt.passes.fold_batchnorm import FoldBatchNormPass
+
+        return FoldBatchNormPass
+
+    def get_canonicalize() -> type[ModulePass]:
+        from qopt.passes.canonicalize import NNCanonicalizePass
+
+        return NNCanonicalizePass
+
+    return {
+        "nn-fold-batchnorm": get_fold_batchnorm,
+        "nn-canonicalize": get_canonicalize,
+    }

@@ -1,0 +1,1 @@
+"""qopt's command-line tools: `qopt-opt`, `qopt-run`."""
