@@ -12,6 +12,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from qopt.qdialect.shapes import (
+    DYN,
+    Shape,
+    broadcast_shapes,
+    broadcasts_to,
+    check_shape,
+    conv_out_dim,
+    dims_compatible,
+    dims_product,
+    fmt_shape,
+    matmul_shape,
+    normalize_axis,
+    pool_out_dim,
+    shape_of,
+    slice_out_dim,
+)
 from xdsl.dialects.builtin import (
     AnyFloat,
     BoolAttr,
@@ -20,6 +36,7 @@ from xdsl.dialects.builtin import (
     FloatAttr,
     IntegerAttr,
     IntegerType,
+    StringAttr,
     TensorType,
     f32,
     i64,
@@ -36,21 +53,14 @@ from xdsl.irdl import (
     prop_def,
     result_def,
     traits_def,
+    var_operand_def,
+    var_result_def,
 )
 from xdsl.parser import Parser
 from xdsl.printer import Printer
+from xdsl.rewriter import Rewriter
 from xdsl.traits import ConstantLike, Pure
 from xdsl.utils.exceptions import VerifyException
-
-from qopt.qdialect.shapes import (
-    DYN,
-    Shape,
-    broadcast_shapes,
-    check_shape,
-    conv_out_dim,
-    fmt_shape,
-    shape_of,
-)
 
 FloatTensor = TensorType.constr(AnyFloat)
 AnyTensor = TensorType.constr(AnyAttr())
@@ -97,6 +107,40 @@ def bool_value(attr: IntegerAttr | None, default: bool) -> bool:
     return default if attr is None else bool(attr.value.data)
 
 
+def element_type(value: SSAValue) -> Attribute:
+    """The element type of a tensor-typed value."""
+    ty = value.type
+    assert isinstance(ty, TensorType)
+    return ty.element_type
+
+
+def check_same_element_type(op_name: str, values: Sequence[SSAValue]) -> None:
+    """Raise unless all `values` have the same element type."""
+    types = [element_type(v) for v in values]
+    if any(t != types[0] for t in types):
+        raise VerifyException(
+            f"'{op_name}': operands and results must have the same element type, "
+            f"got {', '.join(str(t) for t in types)}"
+        )
+
+
+def check_axes(
+    op_name: str, what: str, axes: Sequence[int], rank: int
+) -> tuple[int, ...]:
+    """Normalise a list of axes into [0, rank); they must be in range and unique."""
+    out = []
+    for a in axes:
+        if not -rank <= a < rank:
+            raise VerifyException(
+                f"'{op_name}': {what} {list(axes)} has axis {a}, out of range for "
+                f"rank {rank}"
+            )
+        out.append(a % rank)
+    if len(set(out)) != len(out):
+        raise VerifyException(f"'{op_name}': {what} {list(axes)} repeats an axis")
+    return tuple(out)
+
+
 def tensor_like(value: SSAValue, shape: Sequence[int]) -> TensorType:
     """A tensor type of `shape` with the element type of `value`."""
     ty = value.type
@@ -110,7 +154,12 @@ def tensor_like(value: SSAValue, shape: Sequence[int]) -> TensorType:
 
 
 class NNOp(IRDLOperation):
-    """Common base: properties print inside the attribute dictionary."""
+    """Common base: properties print inside the attribute dictionary.
+
+    The default verifier checks that every operand and result has the same
+    element type (`verify_element_types`, overridden by ops with integer
+    operands) and that the result shape agrees with `infer_shape()`.
+    """
 
     irdl_options = (ParsePropInAttrDict(),)
 
@@ -118,7 +167,17 @@ class NNOp(IRDLOperation):
         """The result shape implied by operands and properties."""
         raise NotImplementedError
 
+    def set_result_type(self, ty: Attribute, index: int = 0) -> None:
+        """Give a freshly built op's result a new type (used by builders that
+        infer it from `infer_shape()`)."""
+        Rewriter.replace_value_with_new_type(self.results[index], ty)
+
+    def verify_element_types(self) -> None:
+        """All operands and results share one element type."""
+        check_same_element_type(self.name, [*self.operands, *self.results])
+
     def verify_(self) -> None:
+        self.verify_element_types()
         check_shape(self.name, "result", shape_of(self.results[0]), self.infer_shape())
 
 
@@ -261,7 +320,7 @@ class Conv2dOp(NNOp):
         super().__init__(
             operands=[input, weight, bias], properties=props, result_types=[input.type]
         )
-        self.output.type = tensor_like(input, self.infer_shape())
+        self.set_result_type(tensor_like(input, self.infer_shape()))
 
     @property
     def attrs(self) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], int]:
@@ -354,7 +413,7 @@ class GemmOp(NNOp):
         if trans_b:
             props["transB"] = bool_attr(True)
         super().__init__(operands=[a, b, c], properties=props, result_types=[a.type])
-        self.output.type = tensor_like(a, self.infer_shape())
+        self.set_result_type(tensor_like(a, self.infer_shape()))
 
     @property
     def attrs(self) -> tuple[float, float, bool, bool]:
@@ -371,7 +430,8 @@ class GemmOp(NNOp):
         _, _, ta, tb = self.attrs
         if len(a) != 2 or len(b) != 2:
             raise VerifyException(
-                f"'{self.name}': expects 2-D operands, got {fmt_shape(a)} and {fmt_shape(b)}"
+                f"'{self.name}': expects 2-D operands, got {fmt_shape(a)} and "
+                f"{fmt_shape(b)}"
             )
         m, k = (a[1], a[0]) if ta else a
         k2, n = (b[1], b[0]) if tb else b
@@ -381,12 +441,40 @@ class GemmOp(NNOp):
             )
         if self.c is not None:
             c = shape_of(self.c)
-            if broadcast_shapes(self.name, c, (m, n)) != (m, n) and len(c) <= 2:
+            if not broadcasts_to(c, (m, n)):
                 raise VerifyException(
                     f"'{self.name}': C of shape {fmt_shape(c)} does not broadcast to "
                     f"{fmt_shape((m, n))}"
                 )
         return (m, n)
+
+
+@irdl_op_definition
+class MatMulOp(NNOp):
+    """Matrix product with numpy's `matmul` semantics (ONNX `MatMul`).
+
+    For rank-2 operands, Y[m, n] = sum_k A[m, k] * B[k, n]. Higher-rank
+    operands are stacks of matrices in the last two axes whose leading
+    (batch) axes broadcast. A 1-D lhs is treated as a row [1, K] and a 1-D
+    rhs as a column [K, 1]; the added axis is removed from the result.
+    """
+
+    name = "nn.matmul"
+
+    lhs = operand_def(FloatTensor)
+    rhs = operand_def(FloatTensor)
+    output = result_def(FloatTensor)
+
+    traits = traits_def(Pure())
+
+    assembly_format = GENERIC_FORMAT
+
+    def __init__(self, lhs: SSAValue, rhs: SSAValue):
+        shape = matmul_shape(self.name, shape_of(lhs), shape_of(rhs))
+        super().__init__(operands=[lhs, rhs], result_types=[tensor_like(lhs, shape)])
+
+    def infer_shape(self) -> Shape:
+        return matmul_shape(self.name, shape_of(self.lhs), shape_of(self.rhs))
 
 
 # --------------------------------------------------------------------------- #
@@ -438,10 +526,107 @@ class BatchNormOp(NNOp):
             raise VerifyException(f"'{self.name}': input must have a channel axis")
         for name in ("scale", "bias", "mean", "var"):
             s = shape_of(getattr(self, name))
-            if len(s) != 1 or not (x[1] == DYN or s[0] == x[1]):
+            if len(s) != 1 or not dims_compatible(s[0], x[1]):
                 raise VerifyException(
                     f"'{self.name}': {name} has shape {fmt_shape(s)}, expected {x[1]}"
                 )
+        return x
+
+
+@irdl_op_definition
+class LayerNormOp(NNOp):
+    """Layer normalisation, ONNX `LayerNormalization` (stash_type float32).
+
+    Normalises over the axes [axis, rank): with N the number of elements in
+    them, mean = sum(x) / N, d = x - mean, var = sum(d * d) / N, and
+    y = d * (1 / sqrt(var + epsilon)) * scale + bias, all in float32 in this
+    order (the ONNX function body). `scale` and the optional
+    `bias` broadcast unidirectionally to the normalised shape
+    x.shape[axis:]. Properties: `axis` (default -1), `epsilon` (default 1e-5).
+    """
+
+    name = "nn.layernorm"
+
+    input = operand_def(FloatTensor)
+    scale = operand_def(FloatTensor)
+    bias = opt_operand_def(FloatTensor)
+    output = result_def(FloatTensor)
+
+    axis = opt_prop_def(IntegerAttr)
+    epsilon = opt_prop_def(FloatAttr)
+
+    traits = traits_def(Pure())
+
+    assembly_format = GENERIC_FORMAT
+
+    def __init__(
+        self,
+        input: SSAValue,
+        scale: SSAValue,
+        bias: SSAValue | None = None,
+        *,
+        axis: int = -1,
+        epsilon: float = 1e-5,
+    ):
+        props: dict[str, Attribute] = {}
+        if axis != -1:
+            props["axis"] = i64_attr(axis)
+        if epsilon != 1e-5:
+            props["epsilon"] = f32_attr(epsilon)
+        super().__init__(
+            operands=[input, scale, bias], properties=props, result_types=[input.type]
+        )
+
+    @property
+    def attrs(self) -> tuple[int, float]:
+        """(axis, epsilon) with defaults filled in."""
+        return int_value(self.axis, -1), float_value(self.epsilon, 1e-5)
+
+    def infer_shape(self) -> Shape:
+        x = shape_of(self.input)
+        axis, _ = self.attrs
+        if len(x) == 0:
+            raise VerifyException(f"'{self.name}': input must have rank >= 1")
+        axis = normalize_axis(self.name, axis, len(x))
+        normalized = x[axis:]
+        operands = [("scale", self.scale)]
+        if self.bias is not None:
+            operands.append(("bias", self.bias))
+        for what, value in operands:
+            s = shape_of(value)
+            if not broadcasts_to(s, normalized):
+                raise VerifyException(
+                    f"'{self.name}': {what} of shape {fmt_shape(s)} does not "
+                    f"broadcast to the normalised shape {fmt_shape(normalized)}"
+                )
+        return x
+
+
+@irdl_op_definition
+class SoftmaxOp(UnaryOp):
+    """Softmax along one axis, ONNX `Softmax` (opset 13).
+
+    y = exp(x - max(x)) / sum(exp(x - max(x))), max and sum over `axis`
+    (default -1), evaluated in float32 with the maximum subtracted first.
+    """
+
+    name = "nn.softmax"
+
+    axis = opt_prop_def(IntegerAttr)
+
+    def __init__(self, input: SSAValue, axis: int = -1):
+        super().__init__(input, {"axis": i64_attr(axis)} if axis != -1 else None)
+
+    @property
+    def attrs(self) -> int:
+        """The axis, default -1 (not normalised)."""
+        return int_value(self.axis, -1)
+
+    def infer_shape(self) -> Shape:
+        x = shape_of(self.input)
+        if len(x) == 0:
+            raise VerifyException(f"'{self.name}': input must have rank >= 1")
+        normalize_axis(self.name, self.attrs, len(x))
         return x
 
 
@@ -452,37 +637,371 @@ class BatchNormOp(NNOp):
 
 @irdl_op_definition
 class AddOp(BinaryOp):
-    """lhs + rhs with numpy broadcasting."""
+    """ONNX `Add`: y = lhs + rhs with numpy broadcasting."""
 
     name = "nn.add"
 
 
 @irdl_op_definition
 class SubOp(BinaryOp):
-    """lhs - rhs with numpy broadcasting."""
+    """ONNX `Sub`: y = lhs - rhs with numpy broadcasting."""
 
     name = "nn.sub"
 
 
 @irdl_op_definition
 class MulOp(BinaryOp):
-    """lhs * rhs with numpy broadcasting."""
+    """ONNX `Mul`: y = lhs * rhs with numpy broadcasting."""
 
     name = "nn.mul"
 
 
 @irdl_op_definition
 class DivOp(BinaryOp):
-    """lhs / rhs with numpy broadcasting (IEEE division)."""
+    """ONNX `Div`: y = lhs / rhs with numpy broadcasting (IEEE division)."""
 
     name = "nn.div"
 
 
 @irdl_op_definition
 class ReluOp(UnaryOp):
-    """max(x, 0)."""
+    """ONNX `Relu`: y = max(x, 0)."""
 
     name = "nn.relu"
+
+
+@irdl_op_definition
+class LeakyReluOp(UnaryOp):
+    """ONNX `LeakyRelu`: y = x if x >= 0 else alpha * x (alpha default 0.01)."""
+
+    name = "nn.leaky_relu"
+
+    alpha = opt_prop_def(FloatAttr)
+
+    def __init__(self, input: SSAValue, alpha: float = 0.01):
+        super().__init__(input, {"alpha": f32_attr(alpha)} if alpha != 0.01 else None)
+
+    @property
+    def attrs(self) -> float:
+        """alpha, default 0.01."""
+        return float_value(self.alpha, 0.01)
+
+
+@irdl_op_definition
+class ClipOp(UnaryOp):
+    """ONNX `Clip`: y = min(max(x, min), max).
+
+    `min` and `max` are optional float properties; a missing bound is
+    -inf / +inf. If min > max, every element becomes max (as in ONNX).
+    """
+
+    name = "nn.clip"
+
+    min = opt_prop_def(FloatAttr)
+    max = opt_prop_def(FloatAttr)
+
+    def __init__(
+        self, input: SSAValue, min: float | None = None, max: float | None = None
+    ):
+        props: dict[str, Attribute] = {}
+        if min is not None:
+            props["min"] = f32_attr(min)
+        if max is not None:
+            props["max"] = f32_attr(max)
+        super().__init__(input, props)
+
+    @property
+    def attrs(self) -> tuple[float, float]:
+        """(min, max) with the missing bounds as -inf / +inf."""
+        return float_value(self.min, float("-inf")), float_value(self.max, float("inf"))
+
+
+@irdl_op_definition
+class SigmoidOp(UnaryOp):
+    """ONNX `Sigmoid`: y = 1 / (1 + exp(-x))."""
+
+    name = "nn.sigmoid"
+
+
+@irdl_op_definition
+class TanhOp(UnaryOp):
+    """ONNX `Tanh`: y = tanh(x)."""
+
+    name = "nn.tanh"
+
+
+@irdl_op_definition
+class GeluOp(UnaryOp):
+    """ONNX `Gelu` (opset 20).
+
+    `approximate = "none"` (default): y = x * 0.5 * (1 + erf(x / sqrt(2))).
+    `approximate = "tanh"`: y = x * 0.5 * (1 + tanh(sqrt(2 / pi) *
+    (x + 0.044715 * x^3))).
+    """
+
+    name = "nn.gelu"
+
+    approximate = opt_prop_def(StringAttr)
+
+    def __init__(self, input: SSAValue, approximate: str = "none"):
+        props = (
+            {"approximate": StringAttr(approximate)} if approximate != "none" else None
+        )
+        super().__init__(input, props)
+
+    @property
+    def attrs(self) -> str:
+        """The approximation, "none" or "tanh"."""
+        return "none" if self.approximate is None else self.approximate.data
+
+    def infer_shape(self) -> Shape:
+        if self.attrs not in ("none", "tanh"):
+            raise VerifyException(
+                f'\'{self.name}\': approximate must be "none" or "tanh", '
+                f'got "{self.attrs}"'
+            )
+        return shape_of(self.input)
+
+
+@irdl_op_definition
+class ErfOp(UnaryOp):
+    """ONNX `Erf`: y = erf(x) = 2 / sqrt(pi) * integral_0^x exp(-t^2) dt."""
+
+    name = "nn.erf"
+
+
+@irdl_op_definition
+class ExpOp(UnaryOp):
+    """ONNX `Exp`: y = exp(x)."""
+
+    name = "nn.exp"
+
+
+@irdl_op_definition
+class SqrtOp(UnaryOp):
+    """ONNX `Sqrt`: y = sqrt(x) (NaN for x < 0)."""
+
+    name = "nn.sqrt"
+
+
+@irdl_op_definition
+class PowOp(BinaryOp):
+    """ONNX `Pow`: y = lhs ^ rhs with numpy broadcasting (C `powf`)."""
+
+    name = "nn.pow"
+
+
+# --------------------------------------------------------------------------- #
+# Pooling
+# --------------------------------------------------------------------------- #
+
+
+class Pool2dOp(NNOp):
+    """Common part of the 2-D window pools on NCHW tensors.
+
+    Properties: `kernel_shape` [kh, kw] (required), `strides` [sh, sw]
+    (default 1), `pads` [top, left, bottom, right] (default 0), `ceil_mode`
+    (default false). The output size is `shapes.pool_out_dim`.
+    """
+
+    input = operand_def(FloatTensor)
+    output = result_def(FloatTensor)
+
+    kernel_shape = prop_def(DenseArrayBase)
+    strides = opt_prop_def(DenseArrayBase)
+    pads = opt_prop_def(DenseArrayBase)
+    ceil_mode = opt_prop_def(BoolAttr)
+
+    traits = traits_def(Pure())
+
+    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
+
+    def pool_dilations(self) -> tuple[int, ...]:
+        return (1, 1)
+
+    def infer_shape(self) -> Shape:
+        x = shape_of(self.input)
+        kernel = tuple(self.kernel_shape.get_values())
+        strides = ints(self.strides, (1, 1))
+        pads = ints(self.pads, (0, 0, 0, 0))
+        dilations = self.pool_dilations()
+        ceil_mode = bool_value(self.ceil_mode, False)
+        if len(x) != 4:
+            raise VerifyException(
+                f"'{self.name}': expects a rank-4 NCHW input, got {fmt_shape(x)}"
+            )
+        if len(kernel) != 2 or len(strides) != 2 or len(dilations) != 2:
+            raise VerifyException(
+                f"'{self.name}': kernel_shape, strides and dilations need 2 values"
+            )
+        if len(pads) != 4:
+            raise VerifyException(
+                f"'{self.name}': pads needs 4 values [top, left, bottom, right]"
+            )
+        if min(kernel) < 1 or min(strides) < 1 or min(dilations) < 1:
+            raise VerifyException(
+                f"'{self.name}': kernel_shape, strides and dilations must be >= 1"
+            )
+        extents = [d * (k - 1) + 1 for k, d in zip(kernel, dilations, strict=True)]
+        if min(pads) < 0 or any(p >= extents[i % 2] for i, p in enumerate(pads)):
+            raise VerifyException(
+                f"'{self.name}': pads {list(pads)} must be >= 0 and smaller than "
+                f"the window extent {extents}"
+            )
+        out = [
+            pool_out_dim(
+                x[2 + i],
+                kernel[i],
+                strides[i],
+                pads[i],
+                pads[i + 2],
+                dilations[i],
+                ceil_mode,
+            )
+            for i in range(2)
+        ]
+        if any(o != DYN and o < 1 for o in out):
+            raise VerifyException(f"'{self.name}': the window does not fit the input")
+        return (x[0], x[1], out[0], out[1])
+
+
+def _pool_props(
+    kernel_shape: Sequence[int],
+    strides: Sequence[int],
+    pads: Sequence[int],
+    ceil_mode: bool,
+) -> dict[str, Attribute]:
+    props: dict[str, Attribute] = {"kernel_shape": i64_array(kernel_shape)}
+    if tuple(strides) != (1, 1):
+        props["strides"] = i64_array(strides)
+    if tuple(pads) != (0, 0, 0, 0):
+        props["pads"] = i64_array(pads)
+    if ceil_mode:
+        props["ceil_mode"] = bool_attr(True)
+    return props
+
+
+@irdl_op_definition
+class MaxPool2dOp(Pool2dOp):
+    """2-D max pooling, ONNX `MaxPool` (NCHW, explicit pads, no indices).
+
+    y[n, c, i, j] = max over the window taps (i*sh + a*dh - top,
+    j*sw + b*dw - left) that lie inside the input; padding never wins (it
+    acts as -inf). Properties as `Pool2dOp` plus `dilations` [dh, dw].
+    """
+
+    name = "nn.maxpool2d"
+
+    dilations = opt_prop_def(DenseArrayBase)
+
+    def __init__(
+        self,
+        input: SSAValue,
+        kernel_shape: Sequence[int],
+        *,
+        strides: Sequence[int] = (1, 1),
+        pads: Sequence[int] = (0, 0, 0, 0),
+        dilations: Sequence[int] = (1, 1),
+        ceil_mode: bool = False,
+    ):
+        props = _pool_props(kernel_shape, strides, pads, ceil_mode)
+        if tuple(dilations) != (1, 1):
+            props["dilations"] = i64_array(dilations)
+        super().__init__(operands=[input], properties=props, result_types=[input.type])
+        self.set_result_type(tensor_like(input, self.infer_shape()))
+
+    def pool_dilations(self) -> tuple[int, ...]:
+        return ints(self.dilations, (1, 1))
+
+    @property
+    def attrs(
+        self,
+    ) -> tuple[
+        tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...], bool
+    ]:
+        """(kernel_shape, strides, pads, dilations, ceil_mode), defaults filled in."""
+        return (
+            tuple(self.kernel_shape.get_values()),
+            ints(self.strides, (1, 1)),
+            ints(self.pads, (0, 0, 0, 0)),
+            ints(self.dilations, (1, 1)),
+            bool_value(self.ceil_mode, False),
+        )
+
+
+@irdl_op_definition
+class AvgPool2dOp(Pool2dOp):
+    """2-D average pooling, ONNX `AveragePool` (NCHW, explicit pads).
+
+    y[n, c, i, j] = (sum of the window's input elements) / count, where the
+    padding contributes zeros and count is the number of window taps inside
+    the input (`count_include_pad` false, the default) or inside the padded
+    input [0, H + top + bottom) x [0, W + left + right) (true). Taps that a
+    `ceil_mode` window has beyond the padded input never count.
+    """
+
+    name = "nn.avgpool2d"
+
+    count_include_pad = opt_prop_def(BoolAttr)
+
+    def __init__(
+        self,
+        input: SSAValue,
+        kernel_shape: Sequence[int],
+        *,
+        strides: Sequence[int] = (1, 1),
+        pads: Sequence[int] = (0, 0, 0, 0),
+        ceil_mode: bool = False,
+        count_include_pad: bool = False,
+    ):
+        props = _pool_props(kernel_shape, strides, pads, ceil_mode)
+        if count_include_pad:
+            props["count_include_pad"] = bool_attr(True)
+        super().__init__(operands=[input], properties=props, result_types=[input.type])
+        self.set_result_type(tensor_like(input, self.infer_shape()))
+
+    @property
+    def attrs(
+        self,
+    ) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], bool, bool]:
+        """(kernel_shape, strides, pads, ceil_mode, count_include_pad)."""
+        return (
+            tuple(self.kernel_shape.get_values()),
+            ints(self.strides, (1, 1)),
+            ints(self.pads, (0, 0, 0, 0)),
+            bool_value(self.ceil_mode, False),
+            bool_value(self.count_include_pad, False),
+        )
+
+
+@irdl_op_definition
+class GlobalAvgPoolOp(NNOp):
+    """ONNX `GlobalAveragePool`: the mean over all spatial axes.
+
+    [N, C, d1, ..., dk] -> [N, C, 1, ..., 1] (NCHW -> NCx1x1), rank >= 3.
+    """
+
+    name = "nn.global_avgpool"
+
+    input = operand_def(FloatTensor)
+    output = result_def(FloatTensor)
+
+    traits = traits_def(Pure())
+
+    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, input: SSAValue):
+        super().__init__(operands=[input], result_types=[input.type])
+        self.set_result_type(tensor_like(input, self.infer_shape()))
+
+    def infer_shape(self) -> Shape:
+        x = shape_of(self.input)
+        if len(x) < 3:
+            raise VerifyException(
+                f"'{self.name}': expects an N x C x spatial input of rank >= 3, "
+                f"got {fmt_shape(x)}"
+            )
+        return (x[0], x[1]) + (1,) * (len(x) - 2)
 
 
 # --------------------------------------------------------------------------- #
@@ -561,7 +1080,7 @@ class TransposeOp(NNOp):
             properties={"perm": i64_array(perm)},
             result_types=[input.type],
         )
-        self.output.type = tensor_like(input, self.infer_shape())
+        self.set_result_type(tensor_like(input, self.infer_shape()))
 
     def infer_shape(self) -> Shape:
         x = shape_of(self.input)
@@ -574,18 +1093,401 @@ class TransposeOp(NNOp):
         return tuple(x[p] for p in perm)
 
 
+@irdl_op_definition
+class FlattenOp(NNOp):
+    """ONNX `Flatten`: a 2-D view [prod(d[:axis]), prod(d[axis:])].
+
+    `axis` (default 1) is in [-rank, rank]; a negative axis counts from the
+    end, axis 0 gives [1, N] and axis rank gives [N, 1]. Row-major order is
+    kept. A product with a dynamic dimension is dynamic.
+    """
+
+    name = "nn.flatten"
+
+    input = operand_def(AnyTensor)
+    output = result_def(AnyTensor)
+
+    axis = opt_prop_def(IntegerAttr)
+
+    traits = traits_def(Pure())
+
+    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, input: SSAValue, axis: int = 1):
+        props = {"axis": i64_attr(axis)} if axis != 1 else {}
+        super().__init__(operands=[input], properties=props, result_types=[input.type])
+        self.set_result_type(tensor_like(input, self.infer_shape()))
+
+    @property
+    def attrs(self) -> int:
+        """The axis, default 1 (not normalised)."""
+        return int_value(self.axis, 1)
+
+    def infer_shape(self) -> Shape:
+        x = shape_of(self.input)
+        axis = self.attrs
+        if not -len(x) <= axis <= len(x):
+            raise VerifyException(
+                f"'{self.name}': axis {axis} is out of range [-{len(x)}, {len(x)}]"
+            )
+        if axis < 0:
+            axis += len(x)
+        return (dims_product(x[:axis]), dims_product(x[axis:]))
+
+
+@irdl_op_definition
+class ConcatOp(NNOp):
+    """ONNX `Concat`: join tensors along `axis` (required, may be negative).
+
+    All operands have the same rank and agree on every other dimension; the
+    result's `axis` dimension is the sum of theirs (dynamic if one is).
+    """
+
+    name = "nn.concat"
+
+    inputs = var_operand_def(AnyTensor)
+    output = result_def(AnyTensor)
+
+    axis = prop_def(IntegerAttr)
+
+    traits = traits_def(Pure())
+
+    assembly_format = GENERIC_FORMAT
+
+    def __init__(self, inputs: Sequence[SSAValue], axis: int):
+        super().__init__(
+            operands=[list(inputs)],
+            properties={"axis": i64_attr(axis)},
+            result_types=[inputs[0].type],
+        )
+        self.set_result_type(tensor_like(inputs[0], self.infer_shape()))
+
+    @property
+    def attrs(self) -> int:
+        """The axis (not normalised)."""
+        return self.axis.value.data
+
+    def infer_shape(self) -> Shape:
+        if len(self.inputs) == 0:
+            raise VerifyException(f"'{self.name}': expects at least one operand")
+        shapes = [shape_of(v) for v in self.inputs]
+        rank = len(shapes[0])
+        if any(len(s) != rank for s in shapes):
+            raise VerifyException(
+                f"'{self.name}': operands must have the same rank, got "
+                + ", ".join(fmt_shape(s) for s in shapes)
+            )
+        if rank == 0:
+            raise VerifyException(f"'{self.name}': operands must have rank >= 1")
+        axis = normalize_axis(self.name, self.attrs, rank)
+        out: list[int] = []
+        for i in range(rank):
+            dims = [s[i] for s in shapes]
+            if i == axis:
+                out.append(DYN if DYN in dims else sum(dims))
+                continue
+            static = {d for d in dims if d != DYN}
+            if len(static) > 1:
+                raise VerifyException(
+                    f"'{self.name}': operands differ in dimension {i} outside the "
+                    "concatenation axis: " + ", ".join(fmt_shape(s) for s in shapes)
+                )
+            out.append(static.pop() if static else DYN)
+        return tuple(out)
+
+
+@irdl_op_definition
+class SplitOp(NNOp):
+    """ONNX `Split`: cut a tensor along `axis` (default 0) into consecutive parts.
+
+    The result types give the part sizes: result k has the input's shape
+    except along `axis`, where its (static) size s_k says how many elements
+    it takes; the sizes sum to the input's dimension.
+    """
+
+    name = "nn.split"
+
+    input = operand_def(AnyTensor)
+    outputs = var_result_def(AnyTensor)
+
+    axis = opt_prop_def(IntegerAttr)
+
+    traits = traits_def(Pure())
+
+    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, input: SSAValue, sizes: Sequence[int], axis: int = 0):
+        x = shape_of(input)
+        ax = normalize_axis(self.name, axis, len(x))
+        types = [tensor_like(input, (*x[:ax], size, *x[ax + 1 :])) for size in sizes]
+        props = {"axis": i64_attr(axis)} if axis != 0 else {}
+        super().__init__(operands=[input], properties=props, result_types=[types])
+
+    @property
+    def attrs(self) -> int:
+        """The axis, default 0 (not normalised)."""
+        return int_value(self.axis, 0)
+
+    def sizes(self) -> tuple[int, ...]:
+        """The part sizes along the (normalised) axis."""
+        axis = self.attrs % len(shape_of(self.input))
+        return tuple(shape_of(r)[axis] for r in self.outputs)
+
+    def infer_shape(self) -> Shape:
+        return shape_of(self.input)
+
+    def verify_(self) -> None:
+        self.verify_element_types()
+        x = shape_of(self.input)
+        if len(self.outputs) == 0:
+            raise VerifyException(f"'{self.name}': expects at least one result")
+        if len(x) == 0:
+            raise VerifyException(f"'{self.name}': input must have rank >= 1")
+        axis = normalize_axis(self.name, self.attrs, len(x))
+        for k, r in enumerate(self.outputs):
+            s = shape_of(r)
+            if len(s) != len(x) or s[axis] == DYN:
+                raise VerifyException(
+                    f"'{self.name}': result {k} has shape {fmt_shape(s)}, expected "
+                    f"rank {len(x)} with a static size along axis {axis}"
+                )
+            expected = (*x[:axis], s[axis], *x[axis + 1 :])
+            check_shape(self.name, f"result {k}", s, expected)
+        total = sum(self.sizes())
+        if x[axis] != DYN and total != x[axis]:
+            raise VerifyException(
+                f"'{self.name}': split sizes {list(self.sizes())} sum to {total}, "
+                f"but the input has {x[axis]} along axis {axis}"
+            )
+
+
+@irdl_op_definition
+class SliceOp(NNOp):
+    """ONNX `Slice` with constant `starts`, `ends`, `axes`, `steps`.
+
+    For each listed axis a (default: 0, 1, ..., len(starts) - 1) with size d
+    and step s (default 1, never 0): negative start/end add d; then for
+    s > 0 both clamp to [0, d], for s < 0 start clamps to [0, d-1] and end to
+    [-1, d-1]; the result takes elements start, start + s, ... strictly
+    before end, max(0, ceil((end - start) / s)) of them. Out-of-range ends
+    (e.g. INT64_MAX) therefore mean "to the end". Other axes are kept.
+    """
+
+    name = "nn.slice"
+
+    input = operand_def(AnyTensor)
+    output = result_def(AnyTensor)
+
+    starts = prop_def(DenseArrayBase)
+    ends = prop_def(DenseArrayBase)
+    axes = opt_prop_def(DenseArrayBase)
+    steps = opt_prop_def(DenseArrayBase)
+
+    traits = traits_def(Pure())
+
+    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
+
+    def __init__(
+        self,
+        input: SSAValue,
+        starts: Sequence[int],
+        ends: Sequence[int],
+        axes: Sequence[int] | None = None,
+        steps: Sequence[int] | None = None,
+    ):
+        props: dict[str, Attribute] = {
+            "starts": i64_array(starts),
+            "ends": i64_array(ends),
+        }
+        if axes is not None:
+            props["axes"] = i64_array(axes)
+        if steps is not None:
+            props["steps"] = i64_array(steps)
+        super().__init__(operands=[input], properties=props, result_types=[input.type])
+        self.set_result_type(tensor_like(input, self.infer_shape()))
+
+    @property
+    def attrs(
+        self,
+    ) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+        """(starts, ends, axes, steps) with defaults filled in (axes as given)."""
+        starts = tuple(self.starts.get_values())
+        return (
+            starts,
+            tuple(self.ends.get_values()),
+            ints(self.axes, range(len(starts))),
+            ints(self.steps, (1,) * len(starts)),
+        )
+
+    def infer_shape(self) -> Shape:
+        x = shape_of(self.input)
+        starts, ends, axes, steps = self.attrs
+        if not len(starts) == len(ends) == len(axes) == len(steps):
+            raise VerifyException(
+                f"'{self.name}': starts, ends, axes and steps must have the same "
+                f"length, got {len(starts)}, {len(ends)}, {len(axes)}, {len(steps)}"
+            )
+        axes = check_axes(self.name, "axes", axes, len(x))
+        if 0 in steps:
+            raise VerifyException(f"'{self.name}': steps must not be 0")
+        out = list(x)
+        for a, start, end, step in zip(axes, starts, ends, steps, strict=True):
+            out[a] = slice_out_dim(x[a], start, end, step)
+        return tuple(out)
+
+
+@irdl_op_definition
+class GatherOp(NNOp):
+    """ONNX `Gather`: pick slices of `data` along `axis` (default 0).
+
+    With r = rank(data) and q = rank(indices), the result has shape
+    data.shape[:axis] + indices.shape + data.shape[axis+1:] and
+    y[i_0..i_{axis-1}, j_0..j_{q-1}, k...] = data[i..., idx[j...], k...].
+    `indices` has any integer element type; a negative index adds
+    data.shape[axis]; an index outside [-d, d) is an execution error.
+    """
+
+    name = "nn.gather"
+
+    data = operand_def(AnyTensor)
+    indices = operand_def(TensorType.constr(IntegerType))
+    output = result_def(AnyTensor)
+
+    axis = opt_prop_def(IntegerAttr)
+
+    traits = traits_def(Pure())
+
+    assembly_format = GENERIC_FORMAT
+
+    def __init__(self, data: SSAValue, indices: SSAValue, axis: int = 0):
+        props = {"axis": i64_attr(axis)} if axis != 0 else {}
+        super().__init__(
+            operands=[data, indices], properties=props, result_types=[data.type]
+        )
+        self.set_result_type(tensor_like(data, self.infer_shape()))
+
+    @property
+    def attrs(self) -> int:
+        """The axis, default 0 (not normalised)."""
+        return int_value(self.axis, 0)
+
+    def verify_element_types(self) -> None:
+        check_same_element_type(self.name, [self.data, self.output])
+
+    def infer_shape(self) -> Shape:
+        x, idx = shape_of(self.data), shape_of(self.indices)
+        if len(x) == 0:
+            raise VerifyException(f"'{self.name}': data must have rank >= 1")
+        axis = normalize_axis(self.name, self.attrs, len(x))
+        return (*x[:axis], *idx, *x[axis + 1 :])
+
+
+# --------------------------------------------------------------------------- #
+# Reductions
+# --------------------------------------------------------------------------- #
+
+
+class ReduceOp(NNOp):
+    """Common part of the reductions (ONNX `Reduce*`, opset 18).
+
+    Properties: `axes` (array<i64>, each in [-rank, rank), no repeats; a
+    missing or empty list reduces all axes) and `keepdims` (default true:
+    reduced axes stay with size 1; false: they are removed).
+    """
+
+    input = operand_def(FloatTensor)
+    output = result_def(FloatTensor)
+
+    axes = opt_prop_def(DenseArrayBase)
+    keepdims = opt_prop_def(BoolAttr)
+
+    traits = traits_def(Pure())
+
+    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
+
+    def __init__(
+        self, input: SSAValue, axes: Sequence[int] | None = None, keepdims: bool = True
+    ):
+        props: dict[str, Attribute] = {}
+        if axes:
+            props["axes"] = i64_array(axes)
+        if not keepdims:
+            props["keepdims"] = bool_attr(False)
+        super().__init__(operands=[input], properties=props, result_types=[input.type])
+        self.set_result_type(tensor_like(input, self.infer_shape()))
+
+    @property
+    def attrs(self) -> tuple[tuple[int, ...], bool]:
+        """(normalised axes, all of them if none are given; keepdims)."""
+        rank = len(shape_of(self.input))
+        axes = ints(self.axes, ())
+        axes = check_axes(self.name, "axes", axes, rank) if axes else tuple(range(rank))
+        return axes, bool_value(self.keepdims, True)
+
+    def infer_shape(self) -> Shape:
+        x = shape_of(self.input)
+        axes, keepdims = self.attrs
+        if keepdims:
+            return tuple(1 if i in axes else d for i, d in enumerate(x))
+        return tuple(d for i, d in enumerate(x) if i not in axes)
+
+
+@irdl_op_definition
+class ReduceMeanOp(ReduceOp):
+    """ONNX `ReduceMean`: the sum over `axes` divided by their element count."""
+
+    name = "nn.reduce_mean"
+
+
+@irdl_op_definition
+class ReduceSumOp(ReduceOp):
+    """ONNX `ReduceSum`: the sum over `axes`."""
+
+    name = "nn.reduce_sum"
+
+
+@irdl_op_definition
+class ReduceMaxOp(ReduceOp):
+    """ONNX `ReduceMax`: the maximum over `axes`."""
+
+    name = "nn.reduce_max"
+
+
 NN_OPS = [
     ConstantOp,
     Conv2dOp,
     GemmOp,
+    MatMulOp,
     BatchNormOp,
+    LayerNormOp,
+    SoftmaxOp,
     AddOp,
     SubOp,
     MulOp,
     DivOp,
+    PowOp,
     ReluOp,
+    LeakyReluOp,
+    ClipOp,
+    SigmoidOp,
+    TanhOp,
+    GeluOp,
+    ErfOp,
+    ExpOp,
+    SqrtOp,
+    MaxPool2dOp,
+    AvgPool2dOp,
+    GlobalAvgPoolOp,
     ReshapeOp,
     TransposeOp,
+    FlattenOp,
+    ConcatOp,
+    SplitOp,
+    SliceOp,
+    GatherOp,
+    ReduceMeanOp,
+    ReduceSumOp,
+    ReduceMaxOp,
 ]
 
 NN = Dialect("nn", NN_OPS, [])

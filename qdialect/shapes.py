@@ -33,10 +33,12 @@ def fmt_shape(shape: Sequence[int]) -> str:
 
 def dims_compatible(a: int, b: int) -> bool:
     """Two dimensions agree if they are equal or either is dynamic."""
-    return a == b or a == DYN or b == DYN
+    return a in (b, DYN) or b == DYN
 
 
-def check_shape(op_name: str, what: str, actual: Sequence[int], expected: Sequence[int]):
+def check_shape(
+    op_name: str, what: str, actual: Sequence[int], expected: Sequence[int]
+):
     """Raise a VerifyException unless `actual` agrees with `expected`.
 
     A static dimension in `actual` where `expected` is dynamic is accepted
@@ -44,7 +46,7 @@ def check_shape(op_name: str, what: str, actual: Sequence[int], expected: Sequen
     that importers may keep a batch dimension dynamic.
     """
     if len(actual) != len(expected) or not all(
-        dims_compatible(a, e) for a, e in zip(actual, expected)
+        dims_compatible(a, e) for a, e in zip(actual, expected, strict=True)
     ):
         raise VerifyException(
             f"'{op_name}': {what} has shape {fmt_shape(actual)}, "
@@ -77,11 +79,15 @@ def broadcast_shapes(op_name: str, *shapes: Sequence[int]) -> Shape:
 def normalize_axis(op_name: str, axis: int, rank: int) -> int:
     """Map a possibly negative axis into [0, rank), or raise."""
     if not -rank <= axis < rank:
-        raise VerifyException(f"'{op_name}': axis {axis} is out of range for rank {rank}")
+        raise VerifyException(
+            f"'{op_name}': axis {axis} is out of range for rank {rank}"
+        )
     return axis % rank
 
 
-def conv_out_dim(size: int, kernel: int, stride: int, pad_lo: int, pad_hi: int, dilation: int) -> int:
+def conv_out_dim(
+    size: int, kernel: int, stride: int, pad_lo: int, pad_hi: int, dilation: int
+) -> int:
     """Output length of a convolution or pooling window along one axis."""
     if size == DYN:
         return DYN
@@ -89,7 +95,13 @@ def conv_out_dim(size: int, kernel: int, stride: int, pad_lo: int, pad_hi: int, 
 
 
 def pool_out_dim(
-    size: int, kernel: int, stride: int, pad_lo: int, pad_hi: int, dilation: int, ceil_mode: bool
+    size: int,
+    kernel: int,
+    stride: int,
+    pad_lo: int,
+    pad_hi: int,
+    dilation: int,
+    ceil_mode: bool,
 ) -> int:
     """Output length of a pooling window, with ONNX's `ceil_mode`.
 
@@ -114,3 +126,83 @@ def num_elements(shape: Sequence[int]) -> int:
     for d in shape:
         n *= d
     return n
+
+
+def dims_product(dims: Sequence[int]) -> int:
+    """Product of dimensions; `DYN` if any of them is dynamic."""
+    if DYN in dims:
+        return DYN
+    return num_elements(dims)
+
+
+def broadcasts_to(src: Sequence[int], dst: Sequence[int]) -> bool:
+    """Whether `src` broadcasts unidirectionally to `dst` (ONNX's rule).
+
+    `src` may have fewer axes; each of its (right-aligned) dimensions must be
+    1, dynamic, or agree with the one of `dst`.
+    """
+    if len(src) > len(dst):
+        return False
+    tail = dst[len(dst) - len(src) :]
+    return all(s == 1 or dims_compatible(s, d) for s, d in zip(src, tail, strict=True))
+
+
+def matmul_shape(op_name: str, lhs: Sequence[int], rhs: Sequence[int]) -> Shape:
+    """Result shape of numpy's `matmul` (ONNX `MatMul`), with dynamic dims.
+
+    A 1-D lhs gets a leading 1 and a 1-D rhs a trailing 1, both removed from
+    the result again; the batch dimensions (all but the last two) broadcast.
+    """
+    if len(lhs) == 0 or len(rhs) == 0:
+        raise VerifyException(f"'{op_name}': operands must have rank >= 1")
+    a = (1, *lhs) if len(lhs) == 1 else tuple(lhs)
+    b = (*rhs, 1) if len(rhs) == 1 else tuple(rhs)
+    if not dims_compatible(a[-1], b[-2]):
+        raise VerifyException(
+            f"'{op_name}': contracted dimensions differ ({fmt_shape(lhs)} has "
+            f"{a[-1]}, {fmt_shape(rhs)} has {b[-2]})"
+        )
+    try:
+        batch = broadcast_shapes(op_name, a[:-2], b[:-2])
+    except VerifyException:
+        raise VerifyException(
+            f"'{op_name}': batch dimensions {fmt_shape(a[:-2])} and "
+            f"{fmt_shape(b[:-2])} are not broadcast-compatible"
+        ) from None
+    out = [*batch, a[-2], b[-1]]
+    if len(rhs) == 1:
+        out.pop(-1)
+    if len(lhs) == 1:
+        out.pop(-1 if len(rhs) == 1 else -2)
+    return tuple(out)
+
+
+def slice_bounds(size: int, start: int, end: int, step: int) -> tuple[int, int, int]:
+    """ONNX `Slice` bounds on an axis of static `size`: (start, end, length).
+
+    Negative start/end count from the end; then, for a positive step, both
+    clamp to [0, size]; for a negative step, start clamps to [0, size-1] and
+    end to [-1, size-1] (-1 meaning "before element 0"). The length is
+    max(0, ceil((end - start) / step)).
+    """
+    if step == 0:
+        raise ValueError("slice step must not be 0")
+    if start < 0:
+        start += size
+    if end < 0:
+        end += size
+    if step > 0:
+        start = min(max(start, 0), size)
+        end = min(max(end, 0), size)
+    else:
+        start = min(max(start, 0), size - 1)
+        end = min(max(end, -1), size - 1)
+    length = max(0, -(-(end - start) // step))
+    return start, end, length
+
+
+def slice_out_dim(size: int, start: int, end: int, step: int) -> int:
+    """Length of an ONNX `Slice` along one axis (`DYN` if `size` is)."""
+    if size == DYN:
+        return DYN
+    return slice_bounds(size, start, end, step)[2]

@@ -6,9 +6,12 @@ Each implementation follows ONNX's definition of the op it mirrors (see
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
+from qopt.qdialect import nn
+from qopt.qdialect.shapes import DYN, num_elements, pool_out_dim, slice_bounds
 from xdsl.dialects.builtin import (
     DenseIntOrFPElementsAttr,
     Float16Type,
@@ -20,9 +23,7 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.interpreter import Interpreter, InterpreterFunctions, impl, register_impls
 from xdsl.ir import Attribute
-
-from qopt.qdialect import nn
-from qopt.qdialect.shapes import DYN
+from xdsl.utils.exceptions import InterpretationError
 
 PyValues = tuple[Any, ...]
 
@@ -49,11 +50,10 @@ def dense_to_numpy(attr: DenseIntOrFPElementsAttr) -> np.ndarray:
     dtype = numpy_dtype(ty.get_element_type())
     elt = ty.get_element_type()
     if isinstance(elt, IntegerType):
-        width = elt.width.data
-        raw = np.frombuffer(attr.data.data, dtype=f"<i{max(1, width // 8)}" if width > 1 else np.int8)
-        if elt.signedness.data == Signedness.UNSIGNED:
-            raw = np.frombuffer(attr.data.data, dtype=f"<u{max(1, width // 8)}")
-        values = raw.astype(dtype)
+        # xDSL stores an iN element in the smallest of 1, 2, 4, 8 bytes that fits
+        nbytes = next(b for b in (1, 2, 4, 8) if 8 * b >= elt.width.data)
+        kind = "u" if elt.signedness.data == Signedness.UNSIGNED else "i"
+        values = np.frombuffer(attr.data.data, dtype=f"<{kind}{nbytes}").astype(dtype)
     else:
         values = np.frombuffer(attr.data.data, dtype=np.dtype(dtype).newbyteorder("<"))
         values = values.astype(dtype)
@@ -68,6 +68,18 @@ def result_shape(op, index: int = 0) -> tuple[int, ...]:
     ty = op.results[index].type
     assert isinstance(ty, TensorType)
     return tuple(-1 if d == DYN else d for d in ty.get_shape())
+
+
+def result_dtype(op, index: int = 0) -> np.dtype:
+    """The numpy dtype of a result's element type."""
+    ty = op.results[index].type
+    assert isinstance(ty, TensorType)
+    return numpy_dtype(ty.element_type)
+
+
+def as_result(op, value: np.ndarray, index: int = 0) -> np.ndarray:
+    """`value` as an array of the result's dtype (float32 for f32)."""
+    return np.asarray(value).astype(result_dtype(op, index), copy=False)
 
 
 def im2col(
@@ -114,6 +126,7 @@ def conv2d(
 ) -> np.ndarray:
     """Grouped 2-D convolution via im2col + matmul; returns [N, O, OH, OW].
 
+    All groups go through one batched matmul ([G, N*OH*OW, K] @ [G, K, O/G]).
     Shared with the `q` executor, which calls it with integer arrays and an
     int64 accumulator.
     """
@@ -121,13 +134,151 @@ def conv2d(
     o, cg, kh, kw = w.shape
     windows, oh, ow = im2col(x, (kh, kw), strides, pads, dilations)
     og = o // group
-    out = np.empty((n, o, oh, ow), dtype=acc_dtype)
-    for g in range(group):
-        cols = windows[:, :, :, g * cg : (g + 1) * cg].reshape(n * oh * ow, cg * kh * kw)
-        wg = w[g * og : (g + 1) * og].reshape(og, cg * kh * kw)
-        res = cols.astype(acc_dtype) @ wg.astype(acc_dtype).T
-        out[:, g * og : (g + 1) * og] = res.reshape(n, oh, ow, og).transpose(0, 3, 1, 2)
-    return out
+    k = cg * kh * kw
+    cols = np.ascontiguousarray(windows).reshape(n * oh * ow, group, k)
+    cols = cols.astype(acc_dtype, copy=False).transpose(1, 0, 2)
+    wg = w.reshape(group, og, k).astype(acc_dtype, copy=False).transpose(0, 2, 1)
+    res = np.matmul(cols, wg)  # [G, N*OH*OW, O/G]
+    out = res.reshape(group, n, oh, ow, og).transpose(1, 0, 4, 2, 3)
+    return np.ascontiguousarray(out).reshape(n, o, oh, ow)
+
+
+def pool_windows(
+    x: np.ndarray,
+    kernel: tuple[int, ...],
+    strides: tuple[int, ...],
+    pads: tuple[int, ...],
+    dilations: tuple[int, ...],
+    ceil_mode: bool,
+    pad_value: float,
+) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """Pooling windows of an NCHW tensor as a [N, OH, OW, C, kh, kw] view.
+
+    The output size follows `shapes.pool_out_dim`; a `ceil_mode` window that
+    reaches past the padded input reads `pad_value` there. Also returns the
+    padding actually applied [top, left, bottom, right] (bottom/right grown
+    by the ceil_mode overhang).
+    """
+    _, _, h, w = x.shape
+    out = [
+        pool_out_dim(
+            (h, w)[i],
+            kernel[i],
+            strides[i],
+            pads[i],
+            pads[i + 2],
+            dilations[i],
+            ceil_mode,
+        )
+        for i in range(2)
+    ]
+    extra = [
+        max(
+            0,
+            (out[i] - 1) * strides[i]
+            + dilations[i] * (kernel[i] - 1)
+            + 1
+            - ((h, w)[i] + pads[i] + pads[i + 2]),
+        )
+        for i in range(2)
+    ]
+    applied = (pads[0], pads[1], pads[2] + extra[0], pads[3] + extra[1])
+    windows, _, _ = im2col(x, kernel, strides, applied, dilations, pad_value)
+    return windows[:, : out[0], : out[1]], applied
+
+
+def avgpool2d(
+    x: np.ndarray,
+    kernel: tuple[int, ...],
+    strides: tuple[int, ...],
+    pads: tuple[int, ...],
+    ceil_mode: bool,
+    count_include_pad: bool,
+) -> np.ndarray:
+    """ONNX AveragePool on NCHW; the divisor comes from a pooled ones-mask."""
+    _, _, h, w = x.shape
+    dil = (1, 1)
+    windows, applied = pool_windows(x, kernel, strides, pads, dil, ceil_mode, 0.0)
+    sums = windows.sum(axis=(4, 5), dtype=x.dtype)  # [N, OH, OW, C]
+    hp, wp = h + applied[0] + applied[2], w + applied[1] + applied[3]
+    mask = np.zeros((1, 1, hp, wp), dtype=x.dtype)
+    if count_include_pad:
+        mask[..., : h + pads[0] + pads[2], : w + pads[1] + pads[3]] = 1
+    else:
+        mask[..., pads[0] : pads[0] + h, pads[1] : pads[1] + w] = 1
+    mask_windows, _, _ = im2col(mask, kernel, strides, (0, 0, 0, 0), dil)
+    counts = mask_windows[:, : sums.shape[1], : sums.shape[2]].sum(axis=(4, 5))
+    return np.ascontiguousarray((sums / counts).transpose(0, 3, 1, 2))
+
+
+def maxpool2d(
+    x: np.ndarray,
+    kernel: tuple[int, ...],
+    strides: tuple[int, ...],
+    pads: tuple[int, ...],
+    dilations: tuple[int, ...],
+    ceil_mode: bool,
+) -> np.ndarray:
+    """ONNX MaxPool on NCHW; padding reads as -inf (the lowest value)."""
+    low = -np.inf if np.issubdtype(x.dtype, np.floating) else np.iinfo(x.dtype).min
+    windows, _ = pool_windows(x, kernel, strides, pads, dilations, ceil_mode, low)
+    return np.ascontiguousarray(windows.max(axis=(4, 5)).transpose(0, 3, 1, 2))
+
+
+# erfc(z) for z >= 0 (Numerical Recipes' Chebyshev fit, relative error
+# < 1.2e-7 everywhere), coefficients highest degree first.
+_ERFC_POLY = (
+    0.17087277,
+    -0.82215223,
+    1.48851587,
+    -1.13520398,
+    0.27886807,
+    -0.18628806,
+    0.09678418,
+    0.37409196,
+    1.00002368,
+    -1.26551223,
+)
+# Maclaurin series of erf(x) * sqrt(pi) / (2x) in x^2: (-1)^n / (n! (2n + 1)).
+_ERF_SERIES = tuple((-1) ** n / (math.factorial(n) * (2 * n + 1)) for n in range(13))
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+
+def _erfc_nonneg(z: np.ndarray) -> np.ndarray:
+    t = 1.0 / (1.0 + 0.5 * z)
+    poly = np.zeros_like(t)
+    for c in _ERFC_POLY:
+        poly = poly * t + c
+    return t * np.exp(poly - z * z)
+
+
+def erfc64(x: np.ndarray) -> np.ndarray:
+    """erfc in float64, relative error < 1.2e-7 (also in the tails)."""
+    x = np.asarray(x, dtype=np.float64)
+    r = _erfc_nonneg(np.abs(x))
+    return np.where(x < 0, 2.0 - r, r)
+
+
+def erf64(x: np.ndarray) -> np.ndarray:
+    """erf in float64, relative error < 1.2e-7: a series below |x| = 0.5."""
+    x = np.asarray(x, dtype=np.float64)
+    ax = np.abs(x)
+    small = ax < 0.5
+    xs = np.where(small, x, 0.0)
+    x2 = xs * xs
+    series = np.zeros_like(x2)
+    for c in reversed(_ERF_SERIES):
+        series = series * x2 + c
+    return np.where(
+        small, _TWO_OVER_SQRT_PI * xs * series, np.copysign(1.0 - _erfc_nonneg(ax), x)
+    )
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)) without overflow, in the dtype of x."""
+    e = np.exp(-np.abs(x))
+    one = x.dtype.type(1)
+    return np.where(x >= 0, one / (one + e), e / (one + e))
 
 
 @register_impls
@@ -194,3 +345,162 @@ class NNFunctions(InterpreterFunctions):
     @impl(nn.TransposeOp)
     def run_transpose(self, interp: Interpreter, op: nn.TransposeOp, args: PyValues):
         return (np.ascontiguousarray(args[0].transpose(op.perm.get_values())),)
+
+    @impl(nn.MatMulOp)
+    def run_matmul(self, interp: Interpreter, op: nn.MatMulOp, args: PyValues):
+        return (as_result(op, np.matmul(args[0], args[1])),)
+
+    @impl(nn.LayerNormOp)
+    def run_layernorm(self, interp: Interpreter, op: nn.LayerNormOp, args: PyValues):
+        x = args[0]
+        axis, epsilon = op.attrs
+        axes = tuple(range(axis % x.ndim, x.ndim))
+        eps = x.dtype.type(epsilon)
+        mean = x.mean(axis=axes, keepdims=True)
+        d = x - mean
+        var = (d * d).mean(axis=axes, keepdims=True)
+        inv_std = x.dtype.type(1) / np.sqrt(var + eps)
+        y = d * inv_std * args[1]
+        if op.bias is not None:
+            y = y + args[2]
+        return (as_result(op, y),)
+
+    @impl(nn.SoftmaxOp)
+    def run_softmax(self, interp: Interpreter, op: nn.SoftmaxOp, args: PyValues):
+        x = args[0]
+        axis = op.attrs
+        e = np.exp(x - x.max(axis=axis, keepdims=True))
+        return (as_result(op, e / e.sum(axis=axis, keepdims=True)),)
+
+    @impl(nn.PowOp)
+    def run_pow(self, interp: Interpreter, op: nn.PowOp, args: PyValues):
+        with np.errstate(all="ignore"):
+            return (as_result(op, np.power(args[0], args[1])),)
+
+    @impl(nn.LeakyReluOp)
+    def run_leaky_relu(self, interp: Interpreter, op: nn.LeakyReluOp, args: PyValues):
+        x = args[0]
+        return (as_result(op, np.where(x >= 0, x, x.dtype.type(op.attrs) * x)),)
+
+    @impl(nn.ClipOp)
+    def run_clip(self, interp: Interpreter, op: nn.ClipOp, args: PyValues):
+        x = args[0]
+        lo, hi = op.attrs
+        y = np.minimum(np.maximum(x, x.dtype.type(lo)), x.dtype.type(hi))
+        return (as_result(op, y),)
+
+    @impl(nn.SigmoidOp)
+    def run_sigmoid(self, interp: Interpreter, op: nn.SigmoidOp, args: PyValues):
+        return (as_result(op, sigmoid(args[0])),)
+
+    @impl(nn.TanhOp)
+    def run_tanh(self, interp: Interpreter, op: nn.TanhOp, args: PyValues):
+        return (as_result(op, np.tanh(args[0])),)
+
+    @impl(nn.GeluOp)
+    def run_gelu(self, interp: Interpreter, op: nn.GeluOp, args: PyValues):
+        # float64 with cancellation-free forms, rounded once to the result type:
+        # x * Phi(x) = x * erfc(-x / sqrt 2) / 2, and 1 + tanh(z) = 2 sigmoid(2z).
+        x = np.asarray(args[0], dtype=np.float64)
+        if op.attrs == "tanh":
+            z = math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)
+            y = x * sigmoid(2.0 * z)
+        else:
+            y = 0.5 * x * erfc64(-x * math.sqrt(0.5))
+        return (as_result(op, y),)
+
+    @impl(nn.ErfOp)
+    def run_erf(self, interp: Interpreter, op: nn.ErfOp, args: PyValues):
+        return (as_result(op, erf64(args[0])),)
+
+    @impl(nn.ExpOp)
+    def run_exp(self, interp: Interpreter, op: nn.ExpOp, args: PyValues):
+        with np.errstate(over="ignore"):
+            return (as_result(op, np.exp(args[0])),)
+
+    @impl(nn.SqrtOp)
+    def run_sqrt(self, interp: Interpreter, op: nn.SqrtOp, args: PyValues):
+        with np.errstate(invalid="ignore"):
+            return (as_result(op, np.sqrt(args[0])),)
+
+    @impl(nn.MaxPool2dOp)
+    def run_maxpool2d(self, interp: Interpreter, op: nn.MaxPool2dOp, args: PyValues):
+        kernel, strides, pads, dilations, ceil_mode = op.attrs
+        y = maxpool2d(args[0], kernel, strides, pads, dilations, ceil_mode)
+        return (as_result(op, y),)
+
+    @impl(nn.AvgPool2dOp)
+    def run_avgpool2d(self, interp: Interpreter, op: nn.AvgPool2dOp, args: PyValues):
+        kernel, strides, pads, ceil_mode, count_include_pad = op.attrs
+        y = avgpool2d(args[0], kernel, strides, pads, ceil_mode, count_include_pad)
+        return (as_result(op, y),)
+
+    @impl(nn.GlobalAvgPoolOp)
+    def run_global_avgpool(
+        self, interp: Interpreter, op: nn.GlobalAvgPoolOp, args: PyValues
+    ):
+        x = args[0]
+        return (as_result(op, x.mean(axis=tuple(range(2, x.ndim)), keepdims=True)),)
+
+    @impl(nn.FlattenOp)
+    def run_flatten(self, interp: Interpreter, op: nn.FlattenOp, args: PyValues):
+        x = args[0]
+        axis = op.attrs + x.ndim if op.attrs < 0 else op.attrs
+        shape = (num_elements(x.shape[:axis]), num_elements(x.shape[axis:]))
+        return (x.reshape(shape),)
+
+    @impl(nn.ConcatOp)
+    def run_concat(self, interp: Interpreter, op: nn.ConcatOp, args: PyValues):
+        return (np.concatenate(args, axis=op.attrs),)
+
+    @impl(nn.SplitOp)
+    def run_split(self, interp: Interpreter, op: nn.SplitOp, args: PyValues):
+        x = args[0]
+        axis = op.attrs % x.ndim
+        sizes = op.sizes()
+        if sum(sizes) != x.shape[axis]:
+            raise InterpretationError(
+                f"nn.split: sizes {list(sizes)} do not sum to the input's "
+                f"{x.shape[axis]} elements along axis {axis}"
+            )
+        return tuple(np.split(x, np.cumsum(sizes)[:-1], axis=axis))
+
+    @impl(nn.SliceOp)
+    def run_slice(self, interp: Interpreter, op: nn.SliceOp, args: PyValues):
+        x = args[0]
+        starts, ends, axes, steps = op.attrs
+        index = [slice(None)] * x.ndim
+        for a, start, end, step in zip(axes, starts, ends, steps, strict=True):
+            a %= x.ndim
+            lo, hi, _ = slice_bounds(x.shape[a], start, end, step)
+            index[a] = slice(lo, None if hi < 0 else hi, step)
+        return (x[tuple(index)],)
+
+    @impl(nn.GatherOp)
+    def run_gather(self, interp: Interpreter, op: nn.GatherOp, args: PyValues):
+        data, indices = args
+        axis = op.attrs % data.ndim
+        size = data.shape[axis]
+        indices = np.asarray(indices, dtype=np.int64)
+        if indices.size and (indices.min() < -size or indices.max() >= size):
+            raise InterpretationError(
+                f"nn.gather: index out of range [-{size}, {size}) along axis {axis}"
+            )
+        indices = np.where(indices < 0, indices + size, indices)
+        return (np.take(data, indices, axis=axis),)
+
+    def _reduce(self, op: nn.ReduceOp, x: np.ndarray, fn) -> tuple[np.ndarray]:
+        axes, keepdims = op.attrs
+        return (as_result(op, fn(x, axis=axes, keepdims=keepdims)),)
+
+    @impl(nn.ReduceMeanOp)
+    def run_reduce_mean(self, interp: Interpreter, op: nn.ReduceMeanOp, args: PyValues):
+        return self._reduce(op, args[0], np.mean)
+
+    @impl(nn.ReduceSumOp)
+    def run_reduce_sum(self, interp: Interpreter, op: nn.ReduceSumOp, args: PyValues):
+        return self._reduce(op, args[0], np.sum)
+
+    @impl(nn.ReduceMaxOp)
+    def run_reduce_max(self, interp: Interpreter, op: nn.ReduceMaxOp, args: PyValues):
+        return self._reduce(op, args[0], np.max)

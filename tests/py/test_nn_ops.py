@@ -1,0 +1,286 @@
+"""The Python API of the `nn` dialect: builders infer result types, the
+`attrs` helpers fill in defaults, and built IR prints, parses and verifies.
+
+The text-level behaviour (syntax, verifier messages) is covered by
+`tests/filecheck/nn/`; the numerics by `test_nn_executor.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+from qopt.backends.reference.runner import run_function
+from qopt.qdialect import nn
+from qopt.qdialect.shapes import DYN
+from xdsl.context import Context
+from xdsl.dialects import func
+from xdsl.dialects.builtin import (
+    Builtin,
+    ModuleOp,
+    TensorType,
+    f16,
+    f32,
+    i64,
+)
+from xdsl.dialects.func import Func
+from xdsl.ir import Block, Operation, Region
+from xdsl.parser import Parser
+from xdsl.traits import Pure
+from xdsl.utils.exceptions import VerifyException
+
+D = DYN
+
+
+def block_with(*types: TensorType) -> Block:
+    return Block(arg_types=types)
+
+
+def ft(*shape: int) -> TensorType:
+    return TensorType(f32, shape)
+
+
+def module_of(block: Block, ops: Sequence[Operation]) -> ModuleOp:
+    """Put `ops` in `func.func @main` over the block's arguments, returning the last."""
+    for op in ops:
+        block.add_op(op)
+    last = ops[-1]
+    block.add_op(func.ReturnOp(*last.results))
+    fn = func.FuncOp(
+        "main",
+        ([a.type for a in block.args], [r.type for r in last.results]),
+        Region(block),
+    )
+    return ModuleOp([fn])
+
+
+def reparse(module: ModuleOp) -> ModuleOp:
+    ctx = Context()
+    ctx.load_dialect(Builtin)
+    ctx.load_dialect(Func)
+    ctx.load_dialect(nn.NN)
+    parsed = Parser(ctx, str(module)).parse_module()
+    parsed.verify()
+    return parsed
+
+
+def test_every_op_is_registered_pure_and_documented():
+    names = [op.name for op in nn.NN_OPS]
+    assert len(names) == len(set(names))
+    assert set(names) >= {
+        "nn.matmul",
+        "nn.leaky_relu",
+        "nn.clip",
+        "nn.sigmoid",
+        "nn.tanh",
+        "nn.gelu",
+        "nn.erf",
+        "nn.exp",
+        "nn.sqrt",
+        "nn.pow",
+        "nn.softmax",
+        "nn.layernorm",
+        "nn.maxpool2d",
+        "nn.avgpool2d",
+        "nn.global_avgpool",
+        "nn.flatten",
+        "nn.concat",
+        "nn.split",
+        "nn.slice",
+        "nn.gather",
+        "nn.reduce_mean",
+        "nn.reduce_sum",
+        "nn.reduce_max",
+    }
+    for op in nn.NN_OPS:
+        assert op.__doc__ and len(op.__doc__) > 20, op.name
+        assert op.has_trait(Pure), op.name
+    assert {op.name for op in nn.NN_OPS} == {o.name for o in nn.NN.operations}
+
+
+@pytest.mark.parametrize(
+    ("build", "arg_types", "expected"),
+    [
+        (lambda a: nn.MatMulOp(a[0], a[1]), [ft(D, 4, 3), ft(3, 5)], (D, 4, 5)),
+        (lambda a: nn.MatMulOp(a[0], a[1]), [ft(3), ft(2, 3, 4)], (2, 4)),
+        (lambda a: nn.MatMulOp(a[0], a[1]), [ft(3), ft(3)], ()),
+        (lambda a: nn.PowOp(a[0], a[1]), [ft(D, 1, 4), ft(3, 1)], (D, 3, 4)),
+        (lambda a: nn.LeakyReluOp(a[0], 0.2), [ft(D, 7)], (D, 7)),
+        (lambda a: nn.ClipOp(a[0], 0.0, 6.0), [ft(2, 7)], (2, 7)),
+        (lambda a: nn.GeluOp(a[0], "tanh"), [ft(2, 7)], (2, 7)),
+        (lambda a: nn.SoftmaxOp(a[0], 1), [ft(2, 7, 3)], (2, 7, 3)),
+        (
+            lambda a: nn.LayerNormOp(a[0], a[1], axis=-2),
+            [ft(D, 5, 8), ft(5, 8)],
+            (D, 5, 8),
+        ),
+        (
+            lambda a: nn.MaxPool2dOp(
+                a[0], (3, 3), strides=(2, 2), pads=(1, 1, 1, 1), ceil_mode=True
+            ),
+            [ft(D, 4, 8, 8)],
+            (D, 4, 5, 5),
+        ),
+        (
+            lambda a: nn.MaxPool2dOp(a[0], (2, 2), dilations=(2, 2)),
+            [ft(1, 4, 8, 8)],
+            (1, 4, 6, 6),
+        ),
+        (
+            lambda a: nn.AvgPool2dOp(
+                a[0], (2, 3), strides=(2, 1), pads=(0, 1, 1, 1), count_include_pad=True
+            ),
+            [ft(1, 4, 7, 8)],
+            (1, 4, 4, 8),
+        ),
+        (lambda a: nn.GlobalAvgPoolOp(a[0]), [ft(D, 4, 7, 8)], (D, 4, 1, 1)),
+        (lambda a: nn.FlattenOp(a[0]), [ft(D, 4, 7, 8)], (D, 224)),
+        (lambda a: nn.FlattenOp(a[0], -1), [ft(2, 4, 7, D)], (56, D)),
+        (lambda a: nn.FlattenOp(a[0], 0), [ft(2, 4)], (1, 8)),
+        (lambda a: nn.ConcatOp(a, -1), [ft(D, 4, 2), ft(D, 4, 3)], (D, 4, 5)),
+        (lambda a: nn.ConcatOp(a, 0), [ft(D, 4), ft(3, 4)], (D, 4)),
+        (
+            lambda a: nn.SliceOp(a[0], [-1], [-(2**63)], [1], [-2]),
+            [ft(D, 7)],
+            (D, 4),
+        ),
+        (lambda a: nn.SliceOp(a[0], [0, 2], [2, 100]), [ft(D, 7)], (D, 5)),
+        (
+            lambda a: nn.GatherOp(a[0], a[1], 1),
+            [ft(D, 7, 3), TensorType(i64, (2, 2))],
+            (D, 2, 2, 3),
+        ),
+        (lambda a: nn.GatherOp(a[0], a[1]), [ft(5, 3), TensorType(i64, ())], (3,)),
+        (lambda a: nn.ReduceMeanOp(a[0], [1]), [ft(D, 7, 3)], (D, 1, 3)),
+        (lambda a: nn.ReduceSumOp(a[0], [-1, 1], keepdims=False), [ft(D, 7, 3)], (D,)),
+        (lambda a: nn.ReduceMaxOp(a[0]), [ft(2, 7, 3)], (1, 1, 1)),
+        (lambda a: nn.ReduceMaxOp(a[0], keepdims=False), [ft(2, 7, 3)], ()),
+        (
+            lambda a: nn.Conv2dOp(a[0], a[1], strides=(2, 2), pads=(1, 1, 1, 1)),
+            [ft(D, 3, 9, 9), ft(8, 3, 3, 3)],
+            (D, 8, 5, 5),
+        ),
+        (lambda a: nn.GemmOp(a[0], a[1], trans_b=True), [ft(D, 3), ft(5, 3)], (D, 5)),
+    ],
+)
+def test_builders_infer_result_types(build, arg_types, expected):
+    block = block_with(*arg_types)
+    op = build(list(block.args))
+    assert op.results[0].type == TensorType(f32, expected)
+    module = module_of(block, [op])
+    module.verify()
+    reparsed = reparse(module)
+    assert str(reparsed) == str(module)
+
+
+def test_split_builder_and_sizes():
+    block = block_with(ft(D, 6, 2))
+    op = nn.SplitOp(block.args[0], [1, 2, 3], axis=-2)
+    assert [r.type for r in op.results] == [ft(D, 1, 2), ft(D, 2, 2), ft(D, 3, 2)]
+    assert op.sizes() == (1, 2, 3)
+    module = module_of(block, [op])
+    module.verify()
+    assert str(reparse(module)) == str(module)
+
+
+def test_builders_only_print_non_default_properties():
+    block = block_with(ft(1, 4, 8, 8), ft(8))
+    x = block.args[0]
+    assert str(nn.SoftmaxOp(x).properties) == "{}"
+    assert nn.GeluOp(x).approximate is None
+    assert nn.LeakyReluOp(x).alpha is None
+    assert nn.MaxPool2dOp(x, (2, 2)).strides is None
+    assert set(nn.AvgPool2dOp(x, (2, 2), ceil_mode=True).properties) == {
+        "kernel_shape",
+        "ceil_mode",
+    }
+    assert set(nn.LayerNormOp(x, block.args[1]).properties) == set()
+
+
+def test_attrs_fill_in_defaults():
+    block = block_with(ft(1, 4, 8, 8), ft(8))
+    x = block.args[0]
+    assert nn.SoftmaxOp(x).attrs == -1
+    assert nn.LeakyReluOp(x).attrs == pytest.approx(0.01)
+    assert nn.ClipOp(x).attrs == (float("-inf"), float("inf"))
+    assert nn.ClipOp(x, max=6.0).attrs == (float("-inf"), 6.0)
+    assert nn.GeluOp(x).attrs == "none"
+    assert nn.LayerNormOp(x, block.args[1]).attrs == (-1, pytest.approx(1e-5))
+    assert nn.MaxPool2dOp(x, (2, 2)).attrs == (
+        (2, 2),
+        (1, 1),
+        (0, 0, 0, 0),
+        (1, 1),
+        False,
+    )
+    assert nn.AvgPool2dOp(x, (3, 3), pads=(1, 1, 1, 1)).attrs == (
+        (3, 3),
+        (1, 1),
+        (1, 1, 1, 1),
+        False,
+        False,
+    )
+    assert nn.FlattenOp(x).attrs == 1
+    assert nn.SliceOp(x, [0, 1], [2, 3]).attrs == ((0, 1), (2, 3), (0, 1), (1, 1))
+    assert nn.ReduceMeanOp(x).attrs == ((0, 1, 2, 3), True)
+    assert nn.ReduceMeanOp(x, [-1], keepdims=False).attrs == ((3,), False)
+
+
+@pytest.mark.parametrize(
+    ("build", "arg_types", "message"),
+    [
+        (
+            lambda a: nn.MatMulOp(a[0], a[1]),
+            [ft(4, 3), ft(4, 5)],
+            "contracted dimensions",
+        ),
+        (
+            lambda a: nn.MatMulOp(a[0], a[1]),
+            [ft(2, 4, 3), ft(3, 3, 5)],
+            "batch dimensions",
+        ),
+        (
+            lambda a: nn.ConcatOp(a, 0),
+            [ft(2, 4), ft(3, 5)],
+            "outside the concatenation axis",
+        ),
+        (lambda a: nn.SoftmaxOp(a[0], 2), [ft(2, 4)], "axis 2 is out of range"),
+        (
+            lambda a: nn.SliceOp(a[0], [0], [1], [0], [0]),
+            [ft(2, 4)],
+            "steps must not be 0",
+        ),
+        (lambda a: nn.MaxPool2dOp(a[0], (2, 2)), [ft(2, 4, 4)], "rank-4 NCHW"),
+        (lambda a: nn.ReduceSumOp(a[0], [0, -2]), [ft(2, 4)], "repeats an axis"),
+    ],
+)
+def test_builders_reject_bad_operands(build, arg_types, message):
+    block = block_with(*arg_types)
+    with pytest.raises(VerifyException, match=message):
+        build(list(block.args)).verify()  # builders may raise early
+
+
+def test_element_types_must_agree():
+    block = block_with(ft(2, 3), TensorType(f16, (2, 3)))
+    op = nn.AddOp(block.args[0], block.args[1])
+    with pytest.raises(VerifyException, match="same element type"):
+        op.verify()
+
+
+def test_built_graph_runs():
+    """A graph built with the Python API runs like the parsed one."""
+    block = block_with(ft(D, 2, 6, 6))
+    x = block.args[0]
+    pool = nn.MaxPool2dOp(x, (2, 2), strides=(2, 2))
+    flat = nn.FlattenOp(pool.output)
+    parts = nn.SplitOp(flat.output, [10, 8], axis=1)
+    mean = nn.ReduceMeanOp(parts.results[0], [1], keepdims=False)
+    module = module_of(block, [pool, flat, parts, mean])
+    module.verify()
+    rng = np.random.default_rng(0)
+    for batch in (1, 5):
+        data = rng.standard_normal((batch, 2, 6, 6)).astype(np.float32)
+        out = run_function(module, [data])[0]
+        ref = data.reshape(batch, 2, 3, 2, 3, 2).max(axis=(3, 5)).reshape(batch, 18)
+        np.testing.assert_allclose(out, ref[:, :10].mean(axis=1), rtol=1e-6)
