@@ -7,8 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp, TensorType
-from xdsl.interpreter import Interpreter
+from xdsl.interpreter import Interpreter, PythonValues
 from xdsl.interpreters.func import FuncFunctions
+from xdsl.ir import Operation
 from xdsl.utils.exceptions import InterpretationError
 
 from qopt.backends.reference.nn import NNFunctions, numpy_dtype
@@ -24,7 +25,7 @@ def _check_input(i: int, value: np.ndarray, ty) -> np.ndarray:
         raise ExecutionError(f"argument {i} has type {ty}, which is not a tensor")
     shape = ty.get_shape()
     if value.ndim != len(shape) or any(
-        d != DYN and d != v for d, v in zip(shape, value.shape)
+        d != DYN and d != v for d, v in zip(shape, value.shape, strict=False)
     ):
         want = "x".join("?" if d == DYN else str(d) for d in shape)
         raise ExecutionError(
@@ -33,17 +34,30 @@ def _check_input(i: int, value: np.ndarray, ty) -> np.ndarray:
         )
     dtype = numpy_dtype(ty.element_type)
     if value.dtype != dtype:
-        if np.issubdtype(dtype, np.integer) and not np.issubdtype(value.dtype, np.integer):
+        if np.issubdtype(dtype, np.integer) and not np.issubdtype(
+            value.dtype, np.integer
+        ):
             raise ExecutionError(
-                f"argument {i} holds {value.dtype} values, the function expects integers"
+                f"argument {i} holds {value.dtype} values, "
+                "the function expects integers"
             )
         value = value.astype(dtype)
     return value
 
 
-def interpreter_for(module: ModuleOp) -> Interpreter:
+class _CurrentOp(Interpreter.Listener):
+    """Remembers the op being interpreted, to name it in errors."""
+
+    def __init__(self) -> None:
+        self.op: Operation | None = None
+
+    def will_interpret_op(self, op: Operation, args: PythonValues) -> None:
+        self.op = op
+
+
+def interpreter_for(module: ModuleOp, *listeners: Interpreter.Listener) -> Interpreter:
     """An interpreter of `module` with every qopt op implementation registered."""
-    interpreter = Interpreter(module)
+    interpreter = Interpreter(module, listeners=listeners)
     interpreter.register_implementations(FuncFunctions())
     interpreter.register_implementations(NNFunctions())
     try:
@@ -79,11 +93,18 @@ def run_function(
             f"@{entry} takes {len(arg_types)} arguments, {len(inputs)} given"
         )
     args = tuple(
-        _check_input(i, np.asarray(v), t) for i, (v, t) in enumerate(zip(inputs, arg_types))
+        _check_input(i, np.asarray(v), t)
+        for i, (v, t) in enumerate(zip(inputs, arg_types, strict=False))
     )
-    interpreter = interpreter_for(module)
+    current = _CurrentOp()
+    interpreter = interpreter_for(module, current)
     try:
-        results = interpreter.call_op(entry, args)
+        with np.errstate(all="ignore"):
+            results = interpreter.call_op(entry, args)
     except InterpretationError as e:
         raise ExecutionError(str(e)) from e
+    except (ValueError, IndexError, TypeError, ArithmeticError) as e:
+        # a run-time shape or index mismatch (e.g. two dynamic dims that differ)
+        where = f"{current.op.name}" if current.op is not None else f"@{entry}"
+        raise ExecutionError(f"{where}: {e}") from e
     return [np.asarray(r) for r in results]
