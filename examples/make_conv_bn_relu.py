@@ -21,20 +21,22 @@ explicit result types) and printed by xDSL.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from io import StringIO
 from pathlib import Path
 
 import numpy as np
-from qopt.passes.canonicalize import numpy_to_dense
-from qopt.qdialect import nn
-from qopt.qdialect.shapes import DYN
 from xdsl.builder import Builder
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp, TensorType, f32
 from xdsl.ir import Block, Region, SSAValue
 from xdsl.printer import Printer
 from xdsl.rewriter import InsertPoint
+
+from qopt.backends.reference.nn import numpy_to_dense
+from qopt.qdialect import nn
+from qopt.qdialect.shapes import DYN
 
 OUT = Path(__file__).with_name("conv_bn_relu.mlir")
 SEED = 0
@@ -115,8 +117,11 @@ def build(seed: int = SEED) -> ModuleOp:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    out = Path(args[0]) if args else OUT
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "output", nargs="?", type=Path, default=OUT, help=f"default {OUT}"
+    )
+    out = parser.parse_args(argv).output
     buffer = StringIO()
     Printer(stream=buffer).print_op(build())
     text = (

@@ -40,20 +40,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from qopt.backends.reference.nn import dense_to_numpy
-from qopt.backends.reference.runner import interpreter_for
-from qopt.qdialect import nn
-from qopt.qdialect.shapes import DYN
 from xdsl.context import Context
 from xdsl.dialects.builtin import (
-    BytesAttr,
-    DenseIntOrFPElementsAttr,
-    Float16Type,
-    Float32Type,
-    Float64Type,
-    IntegerType,
     ModuleOp,
-    Signedness,
     TensorType,
 )
 from xdsl.interpreter import Interpreter
@@ -70,43 +59,14 @@ from xdsl.traits import ConstantLike, Pure
 from xdsl.transforms.dead_code_elimination import region_dce
 from xdsl.utils.exceptions import VerifyException
 
+from qopt.backends.reference.nn import dense_to_numpy, numpy_to_dense
+from qopt.backends.reference.runner import interpreter_for
+from qopt.qdialect import nn
+from qopt.qdialect.shapes import DYN
+
 # --------------------------------------------------------------------------- #
 # numpy <-> dense attributes
 # --------------------------------------------------------------------------- #
-
-
-def numpy_to_dense(
-    value: np.ndarray, ty: TensorType
-) -> DenseIntOrFPElementsAttr | None:
-    """A dense attribute of type `ty` holding `value` (rounded to `ty`'s element
-    type), or None if `ty` is not a static float/integer tensor of that shape.
-
-    The bytes are numpy's little-endian encoding of the element type, which
-    is exactly xDSL's storage, so the constant prints and parses bit-exactly.
-    """
-    shape = ty.get_shape()
-    if any(d == DYN for d in shape) or tuple(np.shape(value)) != tuple(shape):
-        return None
-    elt = ty.get_element_type()
-    array = np.asarray(value)
-    if isinstance(elt, Float16Type | Float32Type | Float64Type):
-        dtype = np.dtype(elt.format)
-    elif isinstance(elt, IntegerType) and elt.width.data <= 64:
-        dtype = np.dtype(elt.format)
-        width = elt.width.data
-        if width < 64:
-            # two's-complement wrap to the width, stored the way xDSL
-            # normalises values (signless and signed as signed, so i1 true
-            # is -1; unsigned as unsigned)
-            mask = (1 << width) - 1
-            array = array.astype(np.int64) & mask
-            if elt.signedness.data != Signedness.UNSIGNED:
-                half = 1 << (width - 1)
-                array = ((array + half) & mask) - half
-    else:
-        return None
-    data = np.ascontiguousarray(array.astype(dtype, copy=False))
-    return DenseIntOrFPElementsAttr(ty, BytesAttr(data.tobytes()))
 
 
 def constant_value(value: SSAValue) -> np.ndarray | None:

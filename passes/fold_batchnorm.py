@@ -39,9 +39,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from qopt.backends.reference.nn import dense_to_numpy
-from qopt.passes.canonicalize import numpy_to_dense
-from qopt.qdialect import nn
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp, TensorType
 from xdsl.ir import Operation, OpResult, SSAValue
@@ -52,6 +49,9 @@ from xdsl.pattern_rewriter import (
     RewritePattern,
     op_type_rewrite_pattern,
 )
+
+from qopt.backends.reference.nn import dense_to_numpy, numpy_to_dense
+from qopt.qdialect import nn
 
 
 def _constant(value: SSAValue | None) -> tuple[nn.ConstantOp, np.ndarray] | None:

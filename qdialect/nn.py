@@ -12,22 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from qopt.qdialect.shapes import (
-    DYN,
-    Shape,
-    broadcast_shapes,
-    broadcasts_to,
-    check_shape,
-    conv_out_dim,
-    dims_compatible,
-    dims_product,
-    fmt_shape,
-    matmul_shape,
-    normalize_axis,
-    pool_out_dim,
-    shape_of,
-    slice_out_dim,
-)
 from xdsl.dialects.builtin import (
     AnyFloat,
     BoolAttr,
@@ -61,6 +45,23 @@ from xdsl.printer import Printer
 from xdsl.rewriter import Rewriter
 from xdsl.traits import ConstantLike, Pure
 from xdsl.utils.exceptions import VerifyException
+
+from qopt.qdialect.shapes import (
+    DYN,
+    Shape,
+    broadcast_shapes,
+    broadcasts_to,
+    check_shape,
+    conv_out_dim,
+    dims_compatible,
+    dims_product,
+    fmt_shape,
+    matmul_shape,
+    normalize_axis,
+    pool_out_dim,
+    shape_of,
+    slice_out_dim,
+)
 
 FloatTensor = TensorType.constr(AnyFloat)
 AnyTensor = TensorType.constr(AnyAttr())

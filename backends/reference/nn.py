@@ -10,9 +10,8 @@ import math
 from typing import Any
 
 import numpy as np
-from qopt.qdialect import nn
-from qopt.qdialect.shapes import DYN, num_elements, pool_out_dim, slice_bounds
 from xdsl.dialects.builtin import (
+    BytesAttr,
     DenseIntOrFPElementsAttr,
     Float16Type,
     Float32Type,
@@ -24,6 +23,9 @@ from xdsl.dialects.builtin import (
 from xdsl.interpreter import Interpreter, InterpreterFunctions, impl, register_impls
 from xdsl.ir import Attribute
 from xdsl.utils.exceptions import InterpretationError
+
+from qopt.qdialect import nn
+from qopt.qdialect.shapes import DYN, num_elements, pool_out_dim, slice_bounds
 
 PyValues = tuple[Any, ...]
 
@@ -61,6 +63,40 @@ def dense_to_numpy(attr: DenseIntOrFPElementsAttr) -> np.ndarray:
     if values.size == 1 and int(np.prod(shape)) != 1:
         return np.broadcast_to(values.reshape(()), shape).copy()
     return values.reshape(shape)
+
+
+def numpy_to_dense(
+    value: np.ndarray, ty: TensorType
+) -> DenseIntOrFPElementsAttr | None:
+    """A dense attribute of type `ty` holding `value` (rounded to `ty`'s element
+    type), or None if `ty` is not a static float/integer tensor of that shape.
+
+    The bytes are numpy's little-endian encoding of the element type, which
+    is exactly xDSL's storage, so the constant prints and parses bit-exactly.
+    """
+    shape = ty.get_shape()
+    if any(d == DYN for d in shape) or tuple(np.shape(value)) != tuple(shape):
+        return None
+    elt = ty.get_element_type()
+    array = np.asarray(value)
+    if isinstance(elt, Float16Type | Float32Type | Float64Type):
+        dtype = np.dtype(elt.format)
+    elif isinstance(elt, IntegerType) and elt.width.data <= 64:
+        dtype = np.dtype(elt.format)
+        width = elt.width.data
+        if width < 64:
+            # two's-complement wrap to the width, stored the way xDSL
+            # normalises values (signless and signed as signed, so i1 true
+            # is -1; unsigned as unsigned)
+            mask = (1 << width) - 1
+            array = array.astype(np.int64) & mask
+            if elt.signedness.data != Signedness.UNSIGNED:
+                half = 1 << (width - 1)
+                array = ((array + half) & mask) - half
+    else:
+        return None
+    data = np.ascontiguousarray(array.astype(dtype, copy=False))
+    return DenseIntOrFPElementsAttr(ty, BytesAttr(data.tobytes()))
 
 
 def result_shape(op, index: int = 0) -> tuple[int, ...]:

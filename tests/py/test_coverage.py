@@ -18,7 +18,9 @@ def _text(*parts: str) -> str:
 def test_every_op_round_trips_in_a_filecheck_test(dialect: str):
     d = get_all_dialects()[dialect]()
     text = _text(f"{dialect}/ops.mlir")
-    assert "--print-op-generic" in text, "ops.mlir must also round-trip the generic format"
+    assert "--print-op-generic" in text, (
+        "ops.mlir must also round-trip the generic format"
+    )
     missing = [op.name for op in d.operations if f"{op.name} " not in text]
     assert not missing, f"ops without a round-trip test: {missing}"
 
@@ -41,7 +43,11 @@ def test_every_q_type_round_trips():
     d = get_all_dialects()["q"]()
     text = _text("q/types.mlir")
     assert "--print-op-generic" in text
-    missing = [a.name for a in d.attributes if a.name not in text.replace("!q.", "q.").replace("#q.", "q.")]
+    missing = [
+        a.name
+        for a in d.attributes
+        if a.name not in text.replace("!q.", "q.").replace("#q.", "q.")
+    ]
     assert not missing, f"types without a round-trip test: {missing}"
 
 

@@ -19,9 +19,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 from onnx import helper, numpy_helper
-from qopt.backends.reference.nn import dense_to_numpy, erf64, erfc64
-from qopt.backends.reference.runner import ExecutionError, run_function
-from qopt.qdialect.nn import NN
 from xdsl.context import Context
 from xdsl.dialects.builtin import (
     Builtin,
@@ -32,6 +29,10 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.dialects.func import Func
 from xdsl.parser import Parser
+
+from qopt.backends.reference.nn import dense_to_numpy, erf64, erfc64
+from qopt.backends.reference.runner import ExecutionError, run_function
+from qopt.qdialect.nn import NN
 
 RTOL = 1e-5
 ATOL = 1e-5

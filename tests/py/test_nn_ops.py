@@ -11,9 +11,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pytest
-from qopt.backends.reference.runner import run_function
-from qopt.qdialect import nn
-from qopt.qdialect.shapes import DYN
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import (
@@ -29,6 +26,10 @@ from xdsl.ir import Block, Operation, Region
 from xdsl.parser import Parser
 from xdsl.traits import Pure
 from xdsl.utils.exceptions import VerifyException
+
+from qopt.backends.reference.runner import run_function
+from qopt.qdialect import nn
+from qopt.qdialect.shapes import DYN
 
 D = DYN
 

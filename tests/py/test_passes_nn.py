@@ -13,13 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from qopt.backends.reference.nn import dense_to_numpy
-from qopt.backends.reference.runner import run_function
-from qopt.passes import get_all_passes
-from qopt.passes.canonicalize import NNCanonicalizePass, numpy_to_dense
-from qopt.passes.fold_batchnorm import FoldBatchNormPass
-from qopt.qdialect import nn
-from qopt.qdialect.shapes import DYN
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import (
@@ -44,6 +37,14 @@ from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.irdl import irdl_op_definition
 from xdsl.parser import Parser
 from xdsl.printer import Printer
+
+from qopt.backends.reference.nn import dense_to_numpy, numpy_to_dense
+from qopt.backends.reference.runner import run_function
+from qopt.passes import get_all_passes
+from qopt.passes.canonicalize import NNCanonicalizePass
+from qopt.passes.fold_batchnorm import FoldBatchNormPass
+from qopt.qdialect import nn
+from qopt.qdialect.shapes import DYN
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "conv_bn_relu.mlir"
