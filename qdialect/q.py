@@ -13,8 +13,8 @@ ranges and the reduction size, and the result type must be at least as wide.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from typing import ClassVar
 
 import numpy as np
 from xdsl.dialects.builtin import (
@@ -42,7 +42,7 @@ from xdsl.printer import Printer
 from xdsl.traits import ConstantLike, Pure
 from xdsl.utils.exceptions import VerifyException
 
-from qopt.qdialect.packing import hex_to_levels, levels_to_hex, packed_size
+from qopt.qdialect.packing import check_packed, hex_to_levels, levels_to_hex
 from qopt.qdialect.qtypes import (
     Q_ATTRIBUTES,
     MixedType,
@@ -63,6 +63,12 @@ from qopt.qdialect.shapes import (
 )
 
 GENERIC_FORMAT = "operands attr-dict `:` functional-type(operands, results)"
+
+MAX_SHIFT = 62
+"""Largest requantize shift."""
+
+MAX_MULTIPLIER = (1 << 32) - 1
+"""Largest requantize multiplier."""
 
 
 # --------------------------------------------------------------------------- #
@@ -90,16 +96,49 @@ def product_range(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
 
 
 def dot_range(a: QuantizedType, b: QuantizedType, k: int) -> tuple[int, int]:
-    """Range of a sum of k products of centred levels."""
+    """Range of a sum of k products of centred levels (types alone)."""
     lo, hi = product_range(centred_range(a), centred_range(b))
     return k * lo, k * hi
+
+
+def linear_range(
+    xtype: QuantizedType,
+    wtype: QuantizedType,
+    wshape: Sequence[int],
+    reduce_axes: Sequence[int],
+) -> tuple[int, int]:
+    """Exact range of sum_k (x_k - zx) * (w_k - zw) over every output.
+
+    `x` is per tensor and every x_k varies independently over its type's
+    levels; `w` has shape `wshape` and each output sums over `reduce_axes`.
+    For a single level set this is `dot_range` with K = the reduction size
+    (the zero point of w is fixed within one output, and the extreme products
+    are reached in some channel). For `q.mixed` weights every element
+    contributes the extreme products of its own format, so the range is the
+    extreme over outputs of sums of per-format extremes.
+    """
+    k = 1
+    for a in reduce_axes:
+        k *= wshape[a]
+    if not isinstance(wtype, MixedType) or DYN in wshape:
+        return dot_range(xtype, wtype, k)
+    cx = centred_range(xtype)
+    index = wtype.format_index(wshape)
+    lo = np.zeros(1, dtype=object)
+    hi = np.zeros(1, dtype=object)
+    for f, fmt in enumerate(wtype.formats.data):
+        plo, phi = product_range(cx, (fmt.min_level, fmt.max_level))
+        count = (index == f).sum(axis=tuple(reduce_axes)).astype(object)
+        lo = lo + count * plo
+        hi = hi + count * phi
+    return int(np.min(lo)), int(np.max(hi))
 
 
 def accumulator_type(
     width: int, scales: Sequence[float], axis: int | None, expressed: AnyFloat
 ) -> UniformType:
     """A signed accumulator type with the given scales and zero point 0."""
-    if axis is None or len(scales) == 1 and axis is None:
+    if axis is None:
         return UniformType(width, True, scales[0], expressed=expressed)
     return UniformType(width, True, list(scales), axis=axis, expressed=expressed)
 
@@ -138,12 +177,19 @@ class QOp(IRDLOperation):
         for what, values in (("operand", self.operands), ("result", self.results)):
             for i, v in enumerate(values):
                 ty = v.type
-                if isinstance(ty, TensorType) and isinstance(ty.element_type, QuantizedType):
+                if isinstance(ty, TensorType) and isinstance(
+                    ty.element_type, QuantizedType
+                ):
                     try:
                         ty.element_type.verify_shape(ty.get_shape())
                     except VerifyException as e:
                         raise _err(self, f"{what} {i}: {e}") from None
-        self.verify_q()
+        try:
+            self.verify_q()
+        except VerifyException as e:
+            if str(e).startswith(f"'{self.name}'"):
+                raise
+            raise _err(self, str(e)) from None
 
     def verify_q(self) -> None:
         """Op-specific checks."""
@@ -154,16 +200,30 @@ def _per_tensor(op: IRDLOperation, what: str, qtype: QuantizedType) -> None:
         raise _err(op, f"{what} must have one scale (per tensor), got {qtype}")
 
 
-def _same_scales(op: IRDLOperation, what: str, got: Sequence[float], want: Sequence[float]) -> None:
-    if len(got) != len(want) or any(g != w for g, w in zip(got, want)):
-        shown = ", ".join(repr(w) for w in want[:4]) + (", ..." if len(want) > 4 else "")
-        raise _err(op, f"{what} scales must equal the products of the operand scales [{shown}]")
+def _same_scales(
+    op: IRDLOperation, what: str, got: Sequence[float], want: Sequence[float]
+) -> None:
+    if len(got) != len(want) or any(g != w for g, w in zip(got, want, strict=True)):
+        shown = ", ".join(repr(w) for w in want[:4]) + (
+            ", ..." if len(want) > 4 else ""
+        )
+        raise _err(
+            op, f"{what} scales must equal the products of the operand scales [{shown}]"
+        )
 
 
 def _check_width(op: IRDLOperation, rtype: QuantizedType, lo: int, hi: int) -> None:
     need = signed_width(lo, hi)
-    if not isinstance(rtype, UniformType) or not rtype.is_signed or not rtype.levels_attr.is_default_range:
-        raise _err(op, f"the result must be a signed full-range q.uniform accumulator, got {rtype}")
+    if (
+        not isinstance(rtype, UniformType)
+        or not rtype.is_signed
+        or not rtype.levels_attr.is_default_range
+    ):
+        raise _err(
+            op,
+            "the result must be a signed full-range q.uniform accumulator, "
+            f"got {rtype}",
+        )
     if any(rtype.zp_values):
         raise _err(op, "the accumulator zero point must be 0")
     if rtype.width < need:
@@ -196,7 +256,9 @@ class ConstantOp(QOp):
     traits = traits_def(Pure(), ConstantLike())
 
     def __init__(self, value: str, result_type: TensorType):
-        super().__init__(properties={"value": StringAttr(value)}, result_types=[result_type])
+        super().__init__(
+            properties={"value": StringAttr(value)}, result_types=[result_type]
+        )
 
     @staticmethod
     def from_levels(levels: np.ndarray, qtype: QuantizedType) -> ConstantOp:
@@ -206,7 +268,9 @@ class ConstantOp(QOp):
 
     def levels(self) -> np.ndarray:
         """The constant's levels as an int64 array."""
-        return hex_to_levels(qtype_of(self.output), shape_of(self.output), self.value.data)
+        return hex_to_levels(
+            qtype_of(self.output), shape_of(self.output), self.value.data
+        )
 
     @classmethod
     def parse(cls, parser: Parser) -> ConstantOp:
@@ -232,27 +296,9 @@ class ConstantOp(QOp):
         shape = shape_of(self.output)
         if DYN in shape:
             raise _err(self, f"a constant needs a static shape, got {fmt_shape(shape)}")
-        text = self.value.data
-        if not text.startswith("0x") or len(text) % 2:
-            raise _err(self, "value must be an even-length hex string starting with 0x")
-        try:
-            nbytes = len(bytes.fromhex(text[2:]))
-        except ValueError:
-            raise _err(self, "value is not a valid hex string") from None
-        want = packed_size(qtype, shape)
-        if nbytes != want:
-            raise _err(self, f"value holds {nbytes} bytes, {fmt_shape(shape)} x {qtype} needs {want}")
-        levels = self.levels()
-        bad = ~qtype.representable(levels)
-        if isinstance(qtype, ThresholdsType):
-            bad = levels > qtype.count
-        if np.any(bad):
-            first = int(np.flatnonzero(bad)[0])
-            raise _err(
-                self,
-                f"element {first} holds level {int(levels.ravel()[first])}, "
-                f"which {qtype} cannot represent",
-            )
+        problem = check_packed(qtype, shape, self.value.data)
+        if problem is not None:
+            raise _err(self, f"value {problem}")
 
 
 @irdl_op_definition
@@ -275,7 +321,9 @@ class QuantizeOp(QOp):
     assembly_format = "$input attr-dict `:` functional-type(operands, results)"
 
     def __init__(self, input: SSAValue, qtype: QuantizedType):
-        super().__init__(operands=[input], result_types=[TensorType(qtype, shape_of(input))])
+        super().__init__(
+            operands=[input], result_types=[TensorType(qtype, shape_of(input))]
+        )
 
     def verify_q(self) -> None:
         qtype = qtype_of(self.output)
@@ -304,7 +352,8 @@ class DequantizeOp(QOp):
     def __init__(self, input: SSAValue):
         qtype = qtype_of(input)
         super().__init__(
-            operands=[input], result_types=[TensorType(qtype.expressed_type, shape_of(input))]
+            operands=[input],
+            result_types=[TensorType(qtype.expressed_type, shape_of(input))],
         )
 
     def verify_q(self) -> None:
@@ -323,7 +372,9 @@ class DequantizeOp(QOp):
 # --------------------------------------------------------------------------- #
 
 
-def _weight_scales(op: IRDLOperation, wtype: QuantizedType, axis: int, what: str) -> tuple[float, ...] | None:
+def _weight_scales(
+    op: IRDLOperation, wtype: QuantizedType, axis: int, what: str
+) -> tuple[float, ...] | None:
     """The weight's per-output-channel scales, or None if per tensor."""
     if wtype.is_per_tensor:
         return None
@@ -346,14 +397,17 @@ def _check_linear(
     w_axis: int,
     out_axis: int,
     channels: int,
-    k: int,
+    reduce_axes: Sequence[int],
 ) -> None:
     """Shared checks of q.conv2d and q.matmul: scales, bias, width."""
     xtype, wtype, rtype = qtype_of(x), qtype_of(w), qtype_of(op.results[0])
     _per_tensor(op, "the input", xtype)
     if isinstance(xtype, MixedType):
         raise _err(op, "the input (activation) cannot be q.mixed")
-    if xtype.expressed_type != wtype.expressed_type or rtype.expressed_type != xtype.expressed_type:
+    if (
+        xtype.expressed_type != wtype.expressed_type
+        or rtype.expressed_type != xtype.expressed_type
+    ):
         raise _err(op, "operands and result must share one expressed type")
     w_scales = _weight_scales(op, wtype, w_axis, "the weight")
     sx = xtype.scale
@@ -361,27 +415,32 @@ def _check_linear(
     if rtype.is_per_tensor:
         got = [rtype.scale]
     else:
-        axes = tuple(a.data for a in rtype.axes.data)
-        if axes != (out_axis,):
-            raise _err(op, f"the result must be quantized per tensor or per axis {out_axis}")
+        if rtype.quantized_axis != out_axis:
+            raise _err(
+                op, f"the result must be quantized per tensor or per axis {out_axis}"
+            )
         got = list(rtype.scale_values)
     if w_scales is not None and len(want) != channels and channels != DYN:
-        raise _err(op, f"the weight has {len(want)} scales for {channels} output channels")
+        raise _err(
+            op, f"the weight has {len(want)} scales for {channels} output channels"
+        )
     if len(got) == 1 and len(set(want)) == 1:
         got_cmp, want_cmp = got, want[:1]
     else:
         got_cmp, want_cmp = got, want
     _same_scales(op, "the result", got_cmp, want_cmp)
-    lo, hi = dot_range(xtype, wtype, k)
+    lo, hi = linear_range(xtype, wtype, shape_of(w), reduce_axes)
     if bias is not None:
         btype = qtype_of(bias)
         if not isinstance(btype, UniformType) or any(btype.zp_values):
             raise _err(op, "the bias must be q.uniform with zero point 0")
         bshape = shape_of(bias)
         if bshape != (channels,):
-            raise _err(op, f"the bias has shape {fmt_shape(bshape)}, expected {channels}")
+            raise _err(
+                op, f"the bias has shape {fmt_shape(bshape)}, expected {channels}"
+            )
         bscales = list(btype.scale_values)
-        if not btype.is_per_tensor and tuple(a.data for a in btype.axes.data) != (0,):
+        if not btype.is_per_tensor and btype.quantized_axis != 0:
             raise _err(op, "the bias must be quantized per tensor or per axis 0")
         if len(bscales) == 1 and len(set(want)) == 1:
             _same_scales(op, "the bias", bscales, want[:1])
@@ -406,7 +465,9 @@ def conv2d_shape(
         return VerifyException(f"'{name}': {message}")
 
     if len(x) != 4 or len(w) != 4:
-        raise err(f"expects a rank-4 input and weight, got {fmt_shape(x)} and {fmt_shape(w)}")
+        raise err(
+            f"expects a rank-4 input and weight, got {fmt_shape(x)} and {fmt_shape(w)}"
+        )
     if len(strides) != 2 or len(dilations) != 2 or len(pads) != 4:
         raise err("strides and dilations need 2 values, pads 4")
     if min(strides) < 1 or min(dilations) < 1 or min(pads) < 0:
@@ -431,7 +492,7 @@ class Conv2dOp(QOp):
     weight per tensor or per output channel (axis 0); the result is a
     signed accumulator with zero point 0 and scale sx * sw[o] (per axis 1
     when the weight is per channel). The bias, if any, has that scale.
-    Accumulator width: see `dot_range` (K = C/group * kh * kw terms).
+    Accumulator width: see `linear_range` (K = C/group * kh * kw terms).
     """
 
     name = "q.conv2d"
@@ -470,8 +531,7 @@ class Conv2dOp(QOp):
         }
         xtype, wtype = qtype_of(input), qtype_of(weight)
         w_scales = wtype.scale_values if not wtype.is_per_tensor else None
-        o, cg, kh, kw = shape_of(weight)
-        lo, hi = dot_range(xtype, wtype, cg * kh * kw)
+        lo, hi = linear_range(xtype, wtype, shape_of(weight), (1, 2, 3))
         if bias is not None:
             btype = qtype_of(bias)
             lo, hi = lo + btype.min_level, hi + btype.max_level
@@ -480,7 +540,13 @@ class Conv2dOp(QOp):
             signed_width(lo, hi), scales, 1 if w_scales else None, xtype.expressed_type
         )
         shape = conv2d_shape(
-            self.name, shape_of(input), shape_of(weight), strides, pads, dilations, group
+            self.name,
+            shape_of(input),
+            shape_of(weight),
+            strides,
+            pads,
+            dilations,
+            group,
         )
         super().__init__(
             operands=[input, weight, bias],
@@ -498,12 +564,14 @@ class Conv2dOp(QOp):
         )
 
     def infer_shape(self) -> Shape:
-        return conv2d_shape(self.name, shape_of(self.input), shape_of(self.weight), *self.attrs)
+        return conv2d_shape(
+            self.name, shape_of(self.input), shape_of(self.weight), *self.attrs
+        )
 
     def verify_q(self) -> None:
         check_shape(self.name, "result", shape_of(self.output), self.infer_shape())
-        o, cg, kh, kw = shape_of(self.weight)
-        _check_linear(self, self.input, self.weight, self.bias, 0, 1, o, cg * kh * kw)
+        o = shape_of(self.weight)[0]
+        _check_linear(self, self.input, self.weight, self.bias, 0, 1, o, (1, 2, 3))
 
 
 def matmul_shape(name: str, a: Shape, b: Shape) -> Shape:
@@ -513,7 +581,9 @@ def matmul_shape(name: str, a: Shape, b: Shape) -> Shape:
             f"'{name}': operands need rank >= 2, got {fmt_shape(a)} and {fmt_shape(b)}"
         )
     if a[-1] != DYN and b[-2] != DYN and a[-1] != b[-2]:
-        raise VerifyException(f"'{name}': inner dimensions differ ({a[-1]} and {b[-2]})")
+        raise VerifyException(
+            f"'{name}': inner dimensions differ ({a[-1]} and {b[-2]})"
+        )
     batch = broadcast_shapes(name, a[:-2], b[:-2])
     return (*batch, a[-2], b[-1])
 
@@ -542,8 +612,8 @@ class MatmulOp(QOp):
     def __init__(self, lhs: SSAValue, rhs: SSAValue, bias: SSAValue | None = None):
         """Builds the op with the narrowest accumulator (bit growth)."""
         atype, btype = qtype_of(lhs), qtype_of(rhs)
-        k = shape_of(rhs)[-2]
-        lo, hi = dot_range(atype, btype, k)
+        b = shape_of(rhs)
+        lo, hi = linear_range(atype, btype, b, (len(b) - 2,))
         if bias is not None:
             bt = qtype_of(bias)
             lo, hi = lo + bt.min_level, hi + bt.max_level
@@ -551,9 +621,14 @@ class MatmulOp(QOp):
         scales = [atype.scale * s for s in btype.scale_values]
         shape = matmul_shape(self.name, shape_of(lhs), shape_of(rhs))
         acc = accumulator_type(
-            signed_width(lo, hi), scales, len(shape) - 1 if per_col else None, atype.expressed_type
+            signed_width(lo, hi),
+            scales,
+            len(shape) - 1 if per_col else None,
+            atype.expressed_type,
         )
-        super().__init__(operands=[lhs, rhs, bias], result_types=[TensorType(acc, shape)])
+        super().__init__(
+            operands=[lhs, rhs, bias], result_types=[TensorType(acc, shape)]
+        )
 
     def infer_shape(self) -> Shape:
         return matmul_shape(self.name, shape_of(self.lhs), shape_of(self.rhs))
@@ -564,7 +639,16 @@ class MatmulOp(QOp):
         b = shape_of(self.rhs)
         if b[-2] == DYN:
             raise _err(self, "the reduction dimension must be static")
-        _check_linear(self, self.lhs, self.rhs, self.bias, len(b) - 1, len(shape) - 1, b[-1], b[-2])
+        _check_linear(
+            self,
+            self.lhs,
+            self.rhs,
+            self.bias,
+            len(b) - 1,
+            len(shape) - 1,
+            b[-1],
+            (len(b) - 2,),
+        )
 
 
 # --------------------------------------------------------------------------- #
@@ -573,23 +657,32 @@ class MatmulOp(QOp):
 
 
 def requant_params(ratio: float, mult_bits: int = 16) -> tuple[int, int]:
-    """(multiplier, shift) with multiplier / 2^shift ~= ratio.
+    """(multiplier, shift) with multiplier / 2^shift ~= ratio > 0.
 
-    The multiplier has at most `mult_bits` bits (it is normalised into
-    [2^(bits-1), 2^bits) unless ratio is a power of two, which gives
-    multiplier 1, the shift-only case).
+    The multiplier is round(ratio * 2^shift) normalised into
+    [2^(bits-1), 2^bits] (so the relative error is at most 2^-bits), then
+    trailing zero bits are moved into the shift; a power of two gives
+    multiplier 1, the shift-only case. A ratio >= 2^bits gives shift 0 and
+    multiplier round(ratio) (more bits, but within 1/2 of the ratio, as the
+    verifier requires). The shift is at most 62: a ratio below 2^-63
+    cannot be represented (the verifier rejects the result).
     """
-    mant, exp = np.frexp(ratio)  # ratio = mant * 2^exp, mant in [0.5, 1)
+    if not (math.isfinite(ratio) and ratio > 0):
+        raise ValueError(f"requantize ratio {ratio} must be positive and finite")
+    if not 1 <= mult_bits <= 32:
+        raise ValueError(f"multiplier bits {mult_bits} must be in [1, 32]")
+    mant, exp = math.frexp(ratio)  # ratio = mant * 2^exp, mant in [0.5, 1)
     if mant == 0.5:
-        e = int(exp) - 1
-        return (1 << e, 0) if e >= 0 else (1, -e)
-    shift = mult_bits - int(exp)
-    mult = round(ratio * 2.0**shift)
+        e = exp - 1
+        return (1 << e, 0) if e >= 0 else (1, min(-e, MAX_SHIFT))
+    shift = mult_bits - exp
+    if shift <= 0:  # ratio >= 2^bits: the integer nearest to it, no shift
+        return round(ratio), 0
+    shift = min(shift, MAX_SHIFT)
+    mult = max(1, round(ratio * 2.0**shift))
     while shift > 0 and mult % 2 == 0:
         mult //= 2
         shift -= 1
-    if shift < 0:
-        return mult << -shift, 0
     return mult, shift
 
 
@@ -601,8 +694,9 @@ class RequantizeOp(QOp):
     channel of the input's quantized axis; r = 2^(s-1) for s > 0 else 0, so
     rounding is half up (toward +inf); `>>` is an arithmetic (floor) shift.
     M = 1 is the shift-only case. The output is per-tensor q.uniform. The
-    verifier checks |M - 2^s * sx / so| <= 1 for every channel, so the
-    integer constants agree with the scales in the types.
+    verifier checks 2^s * sx / so >= 1/2 and |M - 2^s * sx / so| <= 1 for
+    every channel, so the integer constants agree with the scales in the
+    types, and that (x - zx) * M cannot overflow.
     """
 
     name = "q.requantize"
@@ -628,12 +722,18 @@ class RequantizeOp(QOp):
         """Without `multiplier`/`shift`, derive them from the scales."""
         if multiplier is None or shift is None:
             in_type = qtype_of(input)
-            params = [requant_params(s / out_type.scale, mult_bits) for s in in_type.scale_values]
+            params = [
+                requant_params(s / out_type.scale, mult_bits)
+                for s in in_type.scale_values
+            ]
             multiplier = [m for m, _ in params]
             shift = [s for _, s in params]
         super().__init__(
             operands=[input],
-            properties={"multiplier": _i64_array(multiplier), "shift": _i64_array(shift)},
+            properties={
+                "multiplier": _i64_array(multiplier),
+                "shift": _i64_array(shift),
+            },
             result_types=[TensorType(out_type, shape_of(input))],
         )
 
@@ -651,30 +751,39 @@ class RequantizeOp(QOp):
         if not isinstance(otype, UniformType):
             raise _err(self, f"the result must be q.uniform, got {otype}")
         _per_tensor(self, "the result", otype)
-        if xtype.axes.data and len(xtype.blocks.data) == 1 and xtype.blocks.data[0].data != 1:
-            raise _err(self, "per-block input scales are not supported")
+        if not xtype.is_per_tensor and xtype.quantized_axis is None:
+            raise _err(
+                self,
+                "the input must be quantized per tensor or per axis; per-block "
+                "scales are not supported",
+            )
         mult, shift = self.channel_params()
         n = len(xtype.scale_values)
         if len(mult) != len(shift) or len(mult) not in (1, n):
-            raise _err(self, f"multiplier and shift need 1 or {n} values, got {len(mult)} and {len(shift)}")
-        if np.any(mult < 1) or np.any(mult >= 1 << 32):
+            raise _err(
+                self,
+                f"multiplier and shift need 1 or {n} values, got {len(mult)} and "
+                f"{len(shift)}",
+            )
+        if np.any(mult < 1) or np.any(mult > MAX_MULTIPLIER):
             raise _err(self, "multipliers must be in [1, 2^32)")
-        if np.any(shift < 0) or np.any(shift > 62):
-            raise _err(self, "shifts must be in [0, 62]")
+        if np.any(shift < 0) or np.any(shift > MAX_SHIFT):
+            raise _err(self, f"shifts must be in [0, {MAX_SHIFT}]")
         so = otype.scale
         for i, sx in enumerate(xtype.scale_values):
             m = int(mult[i % len(mult)])
             s = int(shift[i % len(shift)])
             ideal = sx / so * 2.0**s
-            if abs(m - ideal) > 1.0 + 1e-9 * ideal:
+            if ideal < 0.5 or abs(m - ideal) > 1.0 + 1e-9 * ideal:
                 raise _err(
                     self,
-                    f"multiplier {m} >> {s} does not match the scale ratio {sx / so!r} "
-                    f"(expected about {ideal:.3f})",
+                    f"multiplier {m} >> {s} does not match the scale ratio "
+                    f"{sx / so!r}: 2^{s} * ratio = {ideal:.6g} must be >= 0.5 and "
+                    "within 1 of the multiplier",
                 )
-        cx = centred_range(xtype)
-        if np.any(np.abs(np.array(cx)) * mult.max() >= 1 << 62):
-            raise _err(self, "input range times multiplier overflows 63 bits")
+        lo, hi = centred_range(xtype)
+        if max(abs(lo), abs(hi)) * int(mult.max()) >= 1 << 62:
+            raise _err(self, "input range times multiplier overflows 62 bits")
 
 
 # --------------------------------------------------------------------------- #
@@ -710,13 +819,20 @@ class AddOp(QOp):
         """Builds the op at the finer of the two scales, narrowest width."""
         at, bt = qtype_of(lhs), qtype_of(rhs)
         so = min(at.scale, bt.scale)
+        if _pow2_exponent(max(at.scale, bt.scale) / so) is None:
+            raise VerifyException(
+                f"'{self.name}': the operand scales {at.scale!r} and {bt.scale!r} "
+                "differ by a factor that is not a power of two"
+            )
         lo, hi = self.result_range(at, bt, so)
         acc = UniformType(signed_width(lo, hi), True, so, expressed=at.expressed_type)
         shape = broadcast_shapes(self.name, shape_of(lhs), shape_of(rhs))
         super().__init__(operands=[lhs, rhs], result_types=[TensorType(acc, shape)])
 
     @staticmethod
-    def result_range(at: QuantizedType, bt: QuantizedType, so: float) -> tuple[int, int]:
+    def result_range(
+        at: QuantizedType, bt: QuantizedType, so: float
+    ) -> tuple[int, int]:
         ka = _pow2_exponent(at.scale / so) or 0
         kb = _pow2_exponent(bt.scale / so) or 0
         (alo, ahi), (blo, bhi) = centred_range(at), centred_range(bt)
@@ -738,6 +854,8 @@ class AddOp(QOp):
             if not isinstance(t, UniformType):
                 raise _err(self, f"the {what} must be q.uniform, got {t}")
             _per_tensor(self, f"the {what}", t)
+        if not at.expressed_type == bt.expressed_type == ot.expressed_type:
+            raise _err(self, "operands and result must share one expressed type")
         so = ot.scale
         for what, t in (("lhs", at), ("rhs", bt)):
             k = _pow2_exponent(t.scale / so)
@@ -860,10 +978,12 @@ class _PoolOp(QOp):
 
     assembly_format = "$input attr-dict `:` functional-type(operands, results)"
 
-    HAS_DILATION: ClassVar[bool] = False
-
     @property
-    def window(self) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...], bool]:
+    def window(
+        self,
+    ) -> tuple[
+        tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...], bool
+    ]:
         """(kernel, strides, pads, dilations, ceil_mode) with defaults."""
         dil = getattr(self, "dilations", None)
         return (
@@ -910,7 +1030,9 @@ class MaxPool2dOp(_PoolOp):
             self.name, shape_of(input), kernel, strides, pads, dilations, ceil_mode
         )
         super().__init__(
-            operands=[input], properties=props, result_types=[TensorType(qtype_of(input), shape)]
+            operands=[input],
+            properties=props,
+            result_types=[TensorType(qtype_of(input), shape)],
         )
 
     def verify_q(self) -> None:
@@ -920,6 +1042,15 @@ class MaxPool2dOp(_PoolOp):
             raise _err(self, "the result element type must equal the input's")
         if isinstance(qtype, MixedType) or any(a.data >= 2 for a in qtype.axes.data):
             raise _err(self, "scales must not vary inside a pooling window")
+        kernel, strides, pads, dilations, _ = self.window
+        x, y = shape_of(self.input), shape_of(self.output)
+        for i in (0, 1):
+            if x[2 + i] != DYN and y[2 + i] != DYN:
+                start = np.arange(y[2 + i]) * strides[i] - pads[i]
+                taps = start[:, None] + np.arange(kernel[i]) * dilations[i]
+                inside = (taps >= 0) & (taps < x[2 + i])
+                if not np.all(inside.any(axis=1)):
+                    raise _err(self, "a pooling window lies entirely in the padding")
 
 
 @irdl_op_definition
@@ -952,10 +1083,17 @@ class AvgPool2dOp(_PoolOp):
         n = kernel[0] * kernel[1]
         lo, hi = centred_range(xtype)
         acc = UniformType(
-            signed_width(n * lo, n * hi), True, xtype.scale / n, expressed=xtype.expressed_type
+            signed_width(n * lo, n * hi),
+            True,
+            xtype.scale / n,
+            expressed=xtype.expressed_type,
         )
-        shape = pool2d_shape(self.name, shape_of(input), kernel, strides, pads, (1, 1), ceil_mode)
-        super().__init__(operands=[input], properties=props, result_types=[TensorType(acc, shape)])
+        shape = pool2d_shape(
+            self.name, shape_of(input), kernel, strides, pads, (1, 1), ceil_mode
+        )
+        super().__init__(
+            operands=[input], properties=props, result_types=[TensorType(acc, shape)]
+        )
 
     def verify_q(self) -> None:
         check_shape(self.name, "result", shape_of(self.output), self.infer_shape())
@@ -965,7 +1103,10 @@ class AvgPool2dOp(_PoolOp):
         k = self.window[0]
         n = k[0] * k[1]
         if otype.scale != xtype.scale / n:
-            raise _err(self, f"the result scale must be the input scale / {n} = {xtype.scale / n!r}")
+            raise _err(
+                self,
+                f"the result scale must be the input scale / {n} = {xtype.scale / n!r}",
+            )
         lo, hi = centred_range(xtype)
         _check_width(self, otype, n * lo, n * hi)
 
@@ -1011,7 +1152,9 @@ class LutOp(QOp):
         xtype = qtype_of(input)
         levels = np.arange(xtype.min_level, xtype.max_level + 1, dtype=np.int64)
         real = xtype.dequantize(levels)
-        return LutOp(input, out_type.quantize(np.asarray(fn(real), dtype=real.dtype)), out_type)
+        return LutOp(
+            input, out_type.quantize(np.asarray(fn(real), dtype=real.dtype)), out_type
+        )
 
     def table_levels(self) -> np.ndarray:
         xtype = qtype_of(self.input)
@@ -1022,7 +1165,9 @@ class LutOp(QOp):
         check_shape(self.name, "result", shape_of(self.output), shape_of(self.input))
         xtype, otype = qtype_of(self.input), qtype_of(self.output)
         if not isinstance(xtype, UniformType | ThresholdsType):
-            raise _err(self, f"the input must be q.uniform or q.thresholds, got {xtype}")
+            raise _err(
+                self, f"the input must be q.uniform or q.thresholds, got {xtype}"
+            )
         _per_tensor(self, "the input", xtype)
         _per_tensor(self, "the result", otype)
         if isinstance(otype, MixedType):
@@ -1030,18 +1175,9 @@ class LutOp(QOp):
         n = xtype.max_level - xtype.min_level + 1
         if n > 1 << 16:
             raise _err(self, f"the input has {n} levels; tables take at most 65536")
-        text = self.table.data
-        try:
-            nbytes = len(bytes.fromhex(text[2:])) if text.startswith("0x") else -1
-        except ValueError:
-            nbytes = -1
-        want = packed_size(otype, (n,))
-        if nbytes != want:
-            raise _err(self, f"the table must be a hex string of {want} bytes ({n} entries of {otype})")
-        levels = self.table_levels()
-        bad = levels > otype.count if isinstance(otype, ThresholdsType) else ~otype.representable(levels)
-        if np.any(bad):
-            raise _err(self, f"table entry {int(np.flatnonzero(bad)[0])} is not a level of {otype}")
+        problem = check_packed(otype, (n,), self.table.data)
+        if problem is not None:
+            raise _err(self, f"the table ({n} entries) {problem}")
 
 
 Q_OPS = [
@@ -1061,4 +1197,4 @@ Q_OPS = [
 
 Q = Dialect("q", Q_OPS, Q_ATTRIBUTES)
 
-__all__ = ["Q", "Q_OPS", "expressed_dtype"]
+__all__ = ["Q_OPS", "Q", "expressed_dtype"]

@@ -19,13 +19,17 @@ block (sub-channel / per-group). `docs/dialects/q.md` gives the exact
 rules. Every type offers the same numpy interface (`QuantizedType`): the
 representable levels, storage bits, encode/decode of storage codes,
 quantize (float -> level) and dequantize (level -> float).
+
+A type that breaks a rule is reported by the parser at the type's
+position (a located error, never a traceback); builders raise
+`VerifyException`.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import ClassVar
 
@@ -35,6 +39,7 @@ from xdsl.dialects.builtin import (
     ArrayAttr,
     DenseArrayBase,
     Float16Type,
+    Float32Type,
     Float64Type,
     IntAttr,
     StringAttr,
@@ -50,11 +55,21 @@ from xdsl.utils.exceptions import VerifyException
 from qopt.qdialect.shapes import DYN, fmt_shape
 
 MAX_WIDTH = 64
-"""Widest integer storage: data formats use 1..16 bits, accumulators up to 64."""
+"""Widest signed integer storage: data formats use 1..16 bits, accumulators up
+to 64. Unsigned integers take at most 63 bits (every level fits an int64)."""
+
+MAX_CODE_WIDTH = 16
+"""Widest pot/spot code field and threshold code."""
+
+MAX_EXPONENT = 30
+"""Largest pot/spot exponent: a product of two pot levels stays below 2^62."""
+
+MAX_LIST_LEVELS = 1 << 20
+"""`LevelsAttr.levels` refuses to list wider integer ranges."""
 
 
 # --------------------------------------------------------------------------- #
-# Printing helpers
+# Printing and parsing helpers
 # --------------------------------------------------------------------------- #
 
 
@@ -84,7 +99,7 @@ def _i64_array(values: Sequence[int]) -> DenseArrayBase:
 
 
 def expressed_dtype(expressed: Attribute) -> np.dtype:
-    """The numpy dtype of real values of an expressed type."""
+    """The numpy dtype of real values of an expressed type (f16, f32, f64)."""
     if isinstance(expressed, Float64Type):
         return np.dtype(np.float64)
     if isinstance(expressed, Float16Type):
@@ -92,16 +107,37 @@ def expressed_dtype(expressed: Attribute) -> np.dtype:
     return np.dtype(np.float32)
 
 
-# --------------------------------------------------------------------------- #
-# Level sets
-# --------------------------------------------------------------------------- #
+def _verify_expressed(name: str, expressed: Attribute) -> None:
+    if not isinstance(expressed, Float16Type | Float32Type | Float64Type):
+        raise VerifyException(
+            f"{name}: the expressed type must be f16, f32 or f64, got {expressed}"
+        )
+
+
+def _parse_verified(
+    cls: type[ParametrizedAttribute],
+    parser: AttrParser,
+    body: Callable[[], Sequence[Attribute]],
+) -> Sequence[Attribute]:
+    """Run `body` (which parses the parameters) and verify the result now, so
+    that a broken rule is reported as a located parse error of the type."""
+    start = parser.pos
+    try:
+        params = body()
+        cls.new(params)
+    except VerifyException as e:
+        parser.raise_error(str(e), start, parser.pos)
+    return params
 
 
 def parse_storage(parser: AttrParser) -> tuple[bool, int]:
     """Parse a storage name `iW` (signed) or `uW` (unsigned)."""
+    start = parser.pos
     ident = parser.parse_identifier()
     if len(ident) < 2 or ident[0] not in "iu" or not ident[1:].isdigit():
-        parser.raise_error(f"expected a storage type like i8 or u4, got '{ident}'")
+        parser.raise_error(
+            f"expected a storage type like i8 or u4, got '{ident}'", start, parser.pos
+        )
     return ident[0] == "i", int(ident[1:])
 
 
@@ -116,20 +152,30 @@ def parse_range(parser: AttrParser) -> tuple[int, int] | None:
     return low, high
 
 
+# --------------------------------------------------------------------------- #
+# Level sets
+# --------------------------------------------------------------------------- #
+
+
 @irdl_attr_definition
 class LevelsAttr(ParametrizedAttribute):
     """A set of integer levels and its storage code; the core of a format.
 
     Syntax (also used inside the types, without the `#q.levels<>` wrapper):
     - `i8`, `u4`, `i8<-127:127>`: integers in [low, high] (default: the full
-      two's complement / unsigned range of the width), stored as the integer.
+      two's complement / unsigned range of the width), stored as the integer
+      (two's complement, `width` bits).
     - `pot i4`, `pot u3<0:4>`: 0 and ±2^e for e in [low, high] (default
-      [0, 2^(w-1)-2] signed, [0, 2^w-2] unsigned). The code of 2^e is
-      e - low + 1, with the sign in the top bit if signed; 0 codes zero.
+      [0, min(2^(w-1)-2, 30)] signed, [0, min(2^w-2, 30)] unsigned). The code
+      of ±2^e is e - low + 1 in the low w-1 (signed) or w (unsigned) bits,
+      with the sign in the top bit if signed; 0 codes zero.
     - `spot 2 x i4<0:5>`: sums of `terms` pot values of that width and
-      exponent range; stored as `terms` pot codes, largest term first.
+      exponent range; stored as `terms` pot codes of w bits, the term of
+      largest magnitude in the lowest bits (see `_level_table` for the
+      canonical decomposition).
     Any of them may end in `<< s`: every level is multiplied by 2^s (used
-    by `!q.mixed` to align level sets under one scale).
+    by `!q.mixed` to align level sets under one scale); the code is that of
+    level >> s.
     """
 
     name = "q.levels"
@@ -145,8 +191,16 @@ class LevelsAttr(ParametrizedAttribute):
     KINDS: ClassVar[tuple[str, ...]] = ("int", "pot", "spot")
 
     @staticmethod
-    def int_(width: int, signed: bool = True, low: int | None = None, high: int | None = None, shift: int = 0) -> LevelsAttr:
-        lo, hi = LevelsAttr.int_range(width, signed)
+    def int_(
+        width: int,
+        signed: bool = True,
+        low: int | None = None,
+        high: int | None = None,
+        shift: int = 0,
+    ) -> LevelsAttr:
+        """Integers in [low, high] (default: the full range of the width)."""
+        valid = 1 <= width <= MAX_WIDTH
+        lo, hi = LevelsAttr.int_range(width, signed) if valid else (0, 0)
         return LevelsAttr(
             StringAttr("int"),
             IntAttr(int(signed)),
@@ -158,29 +212,47 @@ class LevelsAttr(ParametrizedAttribute):
         )
 
     @staticmethod
-    def pot(width: int, signed: bool = True, low: int = 0, high: int | None = None, terms: int = 1, shift: int = 0) -> LevelsAttr:
+    def pot(
+        width: int,
+        signed: bool = True,
+        low: int = 0,
+        high: int | None = None,
+        terms: int = 1,
+        shift: int = 0,
+    ) -> LevelsAttr:
+        """Powers of two (terms == 1) or sums of `terms` powers of two."""
         kind = "pot" if terms == 1 else "spot"
+        if high is None:
+            high = LevelsAttr.default_high(width, signed, low)
         return LevelsAttr(
             StringAttr(kind),
             IntAttr(int(signed)),
             IntAttr(width),
             IntAttr(low),
-            IntAttr(LevelsAttr.max_exponent(width, signed, low) if high is None else high),
+            IntAttr(high),
             IntAttr(terms),
             IntAttr(shift),
         )
 
     @staticmethod
     def int_range(width: int, signed: bool) -> tuple[int, int]:
+        """[min, max] of a two's complement (signed) or unsigned integer."""
         if signed:
             return -(1 << (width - 1)), (1 << (width - 1)) - 1
         return 0, (1 << width) - 1
 
     @staticmethod
     def max_exponent(width: int, signed: bool, low: int = 0) -> int:
-        """Largest exponent a pot code of `width` bits can hold."""
+        """Largest exponent a pot code of `width` bits can hold (from `low`)."""
         field = width - 1 if signed else width
+        if field < 1 or width > MAX_CODE_WIDTH:
+            return low - 1
         return low + (1 << field) - 2
+
+    @staticmethod
+    def default_high(width: int, signed: bool, low: int = 0) -> int:
+        """Default largest exponent: what the code holds, at most MAX_EXPONENT."""
+        return max(low, min(LevelsAttr.max_exponent(width, signed, low), MAX_EXPONENT))
 
     # -- textual form ------------------------------------------------------ #
 
@@ -208,21 +280,15 @@ class LevelsAttr(ParametrizedAttribute):
                 parser.parse_punctuation(">")
                 if parser.parse_optional_punctuation("<") is not None:
                     parser.parse_punctuation("<")
-                    shift = parser.parse_integer(allow_negative=False, allow_boolean=False)
+                    shift = parser.parse_integer(
+                        allow_negative=False, allow_boolean=False
+                    )
         if kind == "int":
-            dlo, dhi = cls.int_range(width, signed) if 1 <= width <= MAX_WIDTH else (0, 0)
-        else:
-            dlo = 0
-            dhi = cls.max_exponent(width, signed, dlo if low is None else low) if 2 <= width <= 16 else 0
-        return LevelsAttr(
-            StringAttr(kind),
-            IntAttr(int(signed)),
-            IntAttr(width),
-            IntAttr(dlo if low is None else low),
-            IntAttr(dhi if high is None else high),
-            IntAttr(terms),
-            IntAttr(shift),
-        )
+            return cls.int_(width, signed, low, high, shift)
+        levels = cls.pot(width, signed, low or 0, high, terms, shift)
+        if kind == "spot" and terms == 1:  # keep `spot 1 x` a spot, to reject it
+            levels = LevelsAttr(StringAttr("spot"), *levels.parameters[1:])
+        return levels
 
     def print_body(self, printer: Printer) -> None:
         kind = self.kind.data
@@ -230,7 +296,7 @@ class LevelsAttr(ParametrizedAttribute):
             printer.print_string("pot ")
         elif kind == "spot":
             printer.print_string(f"spot {self.terms.data} x ")
-        printer.print_string(("i" if self.signed.data else "u") + str(self.width.data))
+        printer.print_string(self.storage_name)
         if not self.is_default_range:
             printer.print_string(f"<{self.low.data}:{self.high.data}>")
         if self.shift.data:
@@ -238,9 +304,12 @@ class LevelsAttr(ParametrizedAttribute):
 
     @classmethod
     def parse_parameters(cls, parser: AttrParser) -> Sequence[Attribute]:
-        with parser.in_angle_brackets():
-            attr = cls.parse_body(parser)
-        return attr.parameters
+        def body() -> Sequence[Attribute]:
+            with parser.in_angle_brackets():
+                attr = cls.parse_body(parser)
+            return attr.parameters
+
+        return _parse_verified(cls, parser, body)
 
     def print_parameters(self, printer: Printer) -> None:
         with printer.in_angle_brackets():
@@ -249,63 +318,97 @@ class LevelsAttr(ParametrizedAttribute):
     # -- semantics --------------------------------------------------------- #
 
     @property
+    def storage_name(self) -> str:
+        """`iW` or `uW`."""
+        return ("i" if self.signed.data else "u") + str(self.width.data)
+
+    @property
     def is_default_range(self) -> bool:
         w, s = self.width.data, bool(self.signed.data)
         if self.kind.data == "int":
-            return (self.low.data, self.high.data) == self.int_range(w, s)
-        return self.low.data == 0 and self.high.data == self.max_exponent(w, s, 0)
+            valid = 1 <= w <= MAX_WIDTH
+            return valid and (self.low.data, self.high.data) == self.int_range(w, s)
+        return self.low.data == 0 and self.high.data == self.default_high(w, s, 0)
 
     @property
     def is_signed(self) -> bool:
         return bool(self.signed.data)
+
+    @property
+    def signedness(self) -> str:
+        return "signed" if self.signed.data else "unsigned"
 
     def verify(self) -> None:
         kind, w = self.kind.data, self.width.data
         lo, hi, k = self.low.data, self.high.data, self.terms.data
         if kind not in self.KINDS:
             raise VerifyException(f"q.levels: unknown kind '{kind}'")
+        if self.signed.data not in (0, 1):
+            raise VerifyException("q.levels: signed must be 0 or 1")
         if self.shift.data < 0:
             raise VerifyException("q.levels: shift must be >= 0")
+        if self.shift.data > 61:
+            raise VerifyException("q.levels: shifted levels must stay below 2^62")
         if kind == "int":
-            if not 1 <= w <= MAX_WIDTH:
-                raise VerifyException(f"q.levels: integer width {w} is not in [1, {MAX_WIDTH}]")
+            if k != 1:
+                raise VerifyException("q.levels: integer levels have one term")
+            max_w = MAX_WIDTH if self.is_signed else MAX_WIDTH - 1
+            if not 1 <= w <= max_w:
+                raise VerifyException(
+                    f"q.levels: {self.signedness} integer width {w} is not in "
+                    f"[1, {max_w}]"
+                )
             rlo, rhi = self.int_range(w, self.is_signed)
             if not rlo <= lo <= hi <= rhi:
                 raise VerifyException(
-                    f"q.levels: range [{lo}:{hi}] does not fit {'i' if self.is_signed else 'u'}{w} "
-                    f"([{rlo}:{rhi}])"
+                    f"q.levels: range [{lo}:{hi}] is empty or does not fit "
+                    f"{self.storage_name} ([{rlo}:{rhi}])"
                 )
-            if k != 1:
-                raise VerifyException("q.levels: integer levels have one term")
+            if self.shift.data and max(abs(lo), abs(hi)) << self.shift.data >= 1 << 62:
+                raise VerifyException("q.levels: shifted levels must stay below 2^62")
             return
         min_w = 2 if self.is_signed else 1
-        if not min_w <= w <= 16:
+        if not min_w <= w <= MAX_CODE_WIDTH:
             raise VerifyException(
-                f"q.levels: {kind} code width {w} is not in [{min_w}, 16]"
+                f"q.levels: {self.signedness} {kind} code width {w} is not in "
+                f"[{min_w}, {MAX_CODE_WIDTH}]"
             )
-        if not 0 <= lo <= hi <= self.max_exponent(w, self.is_signed, lo):
-            raise VerifyException(
-                f"q.levels: exponent range [{lo}:{hi}] must satisfy 0 <= low <= high and "
-                f"hold {hi - lo + 1} exponents in a {w}-bit code "
-                f"(at most {self.max_exponent(w, self.is_signed, 0) + 1})"
-            )
-        if hi > 30:
-            raise VerifyException(f"q.levels: exponent {hi} is larger than 30")
         if kind == "pot" and k != 1:
             raise VerifyException("q.levels: pot levels have one term; use spot")
         if kind == "spot" and not 2 <= k <= 4:
             raise VerifyException(f"q.levels: spot takes 2 to 4 terms, got {k}")
-
-    @property
-    def _table(self) -> tuple[np.ndarray, dict[int, tuple[int, ...]]]:
-        return _level_table(self)
+        if not 0 <= lo <= hi:
+            raise VerifyException(
+                f"q.levels: exponent range [{lo}:{hi}] must satisfy 0 <= low <= high"
+            )
+        if hi > MAX_EXPONENT:
+            raise VerifyException(
+                f"q.levels: exponent {hi} is larger than {MAX_EXPONENT}"
+            )
+        if hi > self.max_exponent(w, self.is_signed, lo):
+            raise VerifyException(
+                f"q.levels: {hi - lo + 1} exponents [{lo}:{hi}] do not fit a "
+                f"{w}-bit {self.signedness} code "
+                f"(at most {self.max_exponent(w, self.is_signed, 0) + 1})"
+            )
+        if self.shift.data + hi > 60 - (k - 1):
+            raise VerifyException("q.levels: shifted levels must stay below 2^62")
 
     @property
     def levels(self) -> np.ndarray:
-        """The representable integer levels, sorted ascending (not for wide integers)."""
-        if self.kind.data == "int" and self.high.data - self.low.data > 1 << 20:
+        """The representable integer levels, sorted ascending (int64)."""
+        if (
+            self.kind.data == "int"
+            and self.high.data - self.low.data >= MAX_LIST_LEVELS
+        ):
             raise ValueError(f"{self} has too many levels to list")
-        return self._table[0]
+        return _level_table(self)[0]
+
+    @property
+    def num_levels(self) -> int:
+        if self.kind.data == "int":
+            return self.high.data - self.low.data + 1
+        return len(_level_table(self)[0])
 
     @property
     def min_level(self) -> int:
@@ -324,16 +427,25 @@ class LevelsAttr(ParametrizedAttribute):
         """Storage bits per element."""
         return self.width.data * self.terms.data
 
-    def nearest(self, v: np.ndarray) -> np.ndarray:
-        """Nearest level to each real-valued `v` (in level units).
+    def nearest(self, v: np.ndarray, zero_point: np.ndarray | int = 0) -> np.ndarray:
+        """Nearest level to each real-valued `v` (in level units), saturating.
 
-        Integer levels round half to even and saturate; pot/spot levels take
-        the nearest representable level, ties going to the smaller magnitude.
+        Integer levels: round(v) + zero_point, clamped to [low, high] (v in
+        units of 2^shift), where round is half to even (`np.rint`) and the
+        zero point is added after rounding, as in ONNX QuantizeLinear.
+        Pot/spot levels (zero point 0): the nearest representable level,
+        ties going to the smaller magnitude. Values beyond the extreme
+        levels give the extreme level; NaN gives an unspecified level.
         """
+        v = np.asarray(v, dtype=np.float64)
         if self.kind.data == "int":
             step = float(1 << self.shift.data)
-            q = np.clip(np.rint(np.asarray(v) / step), self.low.data, self.high.data)
-            return q.astype(np.int64) << self.shift.data
+            with np.errstate(invalid="ignore"):
+                r = np.rint(v / step)
+                lo, hi = float(self.low.data), float(self.high.data)
+                r = np.clip(r + np.asarray(zero_point, dtype=np.float64), lo, hi)
+                r = np.where(np.isnan(r), lo, r)
+            return r.astype(np.int64) << self.shift.data
         levels = self.levels
         idx = np.clip(np.searchsorted(levels, v), 1, len(levels) - 1)
         lo, hi = levels[idx - 1], levels[idx]
@@ -352,6 +464,7 @@ class LevelsAttr(ParametrizedAttribute):
         return np.isin(levels, self.levels)
 
     def _pot_code(self, term: np.ndarray) -> np.ndarray:
+        """Codes of pot values (0 or ±2^e, e in range)."""
         w, lo = self.width.data, self.low.data
         mag = np.abs(term)
         exp = np.where(mag > 0, np.log2(np.maximum(mag, 1)).astype(np.int64), 0)
@@ -361,28 +474,30 @@ class LevelsAttr(ParametrizedAttribute):
         return code.astype(np.int64)
 
     def _pot_value(self, code: np.ndarray) -> np.ndarray:
+        """Values of pot codes (any field; the sign bit of 0 is ignored)."""
         w, lo = self.width.data, self.low.data
         field = code & ((1 << (w - 1)) - 1) if self.is_signed else code
-        mag = np.where(field > 0, np.left_shift(1, np.maximum(field + lo - 1, 0)), 0)
+        exp = np.clip(field + lo - 1, 0, 62)
+        mag = np.where(field > 0, np.left_shift(np.int64(1), exp), 0)
         if self.is_signed:
             mag = np.where(code >> (w - 1) & 1, -mag, mag)
         return mag.astype(np.int64)
 
     def encode(self, levels: np.ndarray) -> np.ndarray:
-        """Storage codes (unsigned ints of `code_bits` bits) of levels."""
+        """Storage codes (non-negative int64, `code_bits` bits) of levels.
+
+        Levels must be representable (`contains`); others give garbage.
+        """
         levels = np.asarray(levels, dtype=np.int64) >> self.shift.data
         w = self.width.data
         if self.kind.data == "int":
             return levels & ((1 << w) - 1) if w < 64 else levels
         if self.kind.data == "pot":
             return self._pot_code(levels)
-        table = self._table[1]
-        uniq, inverse = np.unique(levels, return_inverse=True)
-        codes = np.zeros(len(uniq), dtype=np.int64)
-        for i, lvl in enumerate(uniq.tolist()):
-            term_codes = self._pot_code(np.array(table[lvl], dtype=np.int64))
-            codes[i] = sum(int(c) << (w * j) for j, c in enumerate(term_codes))
-        return codes[inverse].reshape(levels.shape)
+        table_levels, table_codes = _level_table(self)
+        unshifted = table_levels >> self.shift.data
+        idx = np.clip(np.searchsorted(unshifted, levels), 0, len(unshifted) - 1)
+        return table_codes[idx]
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """Levels of storage codes (inverse of `encode`)."""
@@ -401,24 +516,58 @@ class LevelsAttr(ParametrizedAttribute):
         return out.astype(np.int64) << self.shift.data
 
 
+def _multisets(n: int, k: int) -> np.ndarray:
+    """All non-decreasing index tuples of length k over range(n), as [M, k]."""
+    idx = np.arange(n, dtype=np.int64)[:, None]
+    for _ in range(k - 1):
+        last = idx[:, -1]
+        counts = n - last
+        starts = np.cumsum(counts) - counts
+        new = np.arange(int(counts.sum()), dtype=np.int64)
+        new = new - np.repeat(starts, counts) + np.repeat(last, counts)
+        idx = np.concatenate([np.repeat(idx, counts, axis=0), new[:, None]], axis=1)
+    return idx
+
+
 @lru_cache(maxsize=256)
-def _level_table(la: LevelsAttr) -> tuple[np.ndarray, dict[int, tuple[int, ...]]]:
-    """Sorted levels and, for pot/spot, a canonical term decomposition."""
-    kind = la.kind.data
+def _level_table(la: LevelsAttr) -> tuple[np.ndarray, np.ndarray | None]:
+    """Sorted levels and, for spot, the code of each level.
+
+    A spot level usually has several decompositions into `terms` pot values;
+    its code is that of the canonical one: fewest non-zero terms, then the
+    lexicographically smallest magnitudes (largest term first), then positive
+    before negative terms. Terms are stored largest magnitude first (lowest
+    bits), zero terms last. So 3 = 2 + 1 (not 4 - 1) and -3 = -2 - 1.
+    """
+    kind, shift = la.kind.data, la.shift.data
     if kind == "int":
-        return np.arange(la.low.data, la.high.data + 1, dtype=np.int64) << la.shift.data, {}
-    powers = [1 << e for e in range(la.low.data, la.high.data + 1)]
-    term_values = [0, *powers, *([-p for p in powers] if la.is_signed else [])]
-    terms = la.terms.data
-    decomposition: dict[int, tuple[int, ...]] = {}
-    for combo in itertools.product(term_values, repeat=terms):
-        key = tuple(sorted(combo, key=lambda t: (-abs(t), -t)))
-        total = sum(key)
-        best = decomposition.get(total)
-        if best is None or (sum(t != 0 for t in key), key) < (sum(t != 0 for t in best), best):
-            decomposition[total] = key
-    levels = np.array(sorted(decomposition), dtype=np.int64) << la.shift.data
-    return levels, decomposition
+        levels = np.arange(la.low.data, la.high.data + 1, dtype=np.int64)
+        return levels << shift, None
+    values: list[int] = []
+    for e in range(la.high.data, la.low.data - 1, -1):
+        values.append(1 << e)
+        if la.is_signed:
+            values.append(-(1 << e))
+    values.append(0)
+    term_values = np.array(values, dtype=np.int64)
+    if kind == "pot":
+        return np.sort(term_values) << shift, None
+    k = la.terms.data
+    terms = term_values[_multisets(len(term_values), k)]  # [M, k], canonical order
+    sums = terms.sum(axis=1)
+    nonzero = (terms != 0).sum(axis=1)
+    mags = np.abs(terms)
+    keys = [-terms[:, j] for j in reversed(range(k))]
+    keys += [mags[:, j] for j in reversed(range(k))]
+    order = np.lexsort([*keys, nonzero, sums])
+    sums, terms = sums[order], terms[order]
+    first = np.concatenate([[True], sums[1:] != sums[:-1]])
+    levels, best = sums[first], terms[first]
+    codes = np.zeros(len(levels), dtype=np.int64)
+    w = la.width.data
+    for j in range(k):
+        codes |= la._pot_code(best[:, j]) << (w * j)
+    return levels << shift, codes
 
 
 # --------------------------------------------------------------------------- #
@@ -442,9 +591,13 @@ class ScaleSpec:
         if parser.parse_optional_punctuation("{") is not None:
             axes, blocks = [], []
             while True:
-                axes.append(parser.parse_integer(allow_negative=False, allow_boolean=False))
+                axes.append(
+                    parser.parse_integer(allow_negative=False, allow_boolean=False)
+                )
                 parser.parse_punctuation(":")
-                blocks.append(parser.parse_integer(allow_negative=False, allow_boolean=False))
+                blocks.append(
+                    parser.parse_integer(allow_negative=False, allow_boolean=False)
+                )
                 if parser.parse_optional_punctuation(",") is None:
                     break
             parser.parse_punctuation("}")
@@ -460,18 +613,23 @@ class ScaleSpec:
         return scale, zp
 
     @classmethod
-    def parse_grid(cls, parser: AttrParser, depth: int, with_zp: bool) -> tuple[list[int], list[float], list[int]]:
+    def parse_grid(
+        cls, parser: AttrParser, depth: int, with_zp: bool
+    ) -> tuple[list[int], list[float], list[int]]:
         """A nest of `depth` brace lists of pairs; returns (grid, scales, zps)."""
         if depth == 0:
             s, z = cls.parse_pair(parser, with_zp)
             return [], [s], [z]
+        start = parser.pos
         parser.parse_punctuation("{")
         subs = [cls.parse_grid(parser, depth - 1, with_zp)]
         while parser.parse_optional_punctuation(",") is not None:
             subs.append(cls.parse_grid(parser, depth - 1, with_zp))
         parser.parse_punctuation("}")
         if any(sub[0] != subs[0][0] for sub in subs):
-            parser.raise_error("nested scale lists must all have the same length")
+            parser.raise_error(
+                "nested scale lists must all have the same length", start, parser.pos
+            )
         return (
             [len(subs), *subs[0][0]],
             [s for sub in subs for s in sub[1]],
@@ -479,17 +637,24 @@ class ScaleSpec:
         )
 
     @staticmethod
-    def print_axes(printer: Printer, axes: Sequence[int], blocks: Sequence[int]) -> None:
+    def print_axes(
+        printer: Printer, axes: Sequence[int], blocks: Sequence[int]
+    ) -> None:
         if not axes:
             return
         if len(axes) == 1 and blocks[0] == 1:
             printer.print_string(f":{axes[0]}")
         else:
-            printer.print_string(":{" + ", ".join(f"{a}:{b}" for a, b in zip(axes, blocks)) + "}")
+            pairs = ", ".join(f"{a}:{b}" for a, b in zip(axes, blocks, strict=True))
+            printer.print_string(":{" + pairs + "}")
 
     @staticmethod
     def print_grid(
-        printer: Printer, grid: Sequence[int], scales: Sequence[float], zps: Sequence[int], with_zp: bool
+        printer: Printer,
+        grid: Sequence[int],
+        scales: Sequence[float],
+        zps: Sequence[int],
+        with_zp: bool,
     ) -> None:
         def pair(i: int) -> str:
             text = fmt_float(scales[i])
@@ -499,17 +664,23 @@ class ScaleSpec:
             if level == len(grid):
                 return pair(offset)
             stride = int(np.prod(grid[level + 1 :], dtype=np.int64))
-            return "{" + ", ".join(nest(level + 1, offset + j * stride) for j in range(grid[level])) + "}"
+            inner = (nest(level + 1, offset + j * stride) for j in range(grid[level]))
+            return "{" + ", ".join(inner) + "}"
 
         printer.print_string(nest(0, 0))
 
 
+@dataclass(frozen=True, init=False)
 class QuantizedType(ParametrizedAttribute, TypeAttribute):
     """Common interface of the quantized element types.
 
-    Subclasses define `levels_attr` (their LevelsAttr, or None for formats
-    with several level sets), the scale parameters `axes`, `blocks`, `grid`,
+    Subclasses define `levels_attr` (their LevelsAttr; `q.mixed` has several
+    level sets instead), the scale parameters `axes`, `blocks`, `grid`,
     `scales`, `zero_points` and `expressed_type`.
+
+    The base classes are dataclasses so that their parameters take part in
+    the equality and hash of the concrete types (an undecorated base would
+    leave its fields out: every `!q.uniform` would compare equal).
     """
 
     expressed_type: AnyFloat
@@ -542,20 +713,30 @@ class QuantizedType(ParametrizedAttribute, TypeAttribute):
 
     @property
     def zero_point(self) -> int:
+        """The single zero point of a per-tensor type."""
         if not self.is_per_tensor:
             raise ValueError(f"{self} has more than one zero point")
         return self.zp_values[0]
 
+    @property
+    def quantized_axis(self) -> int | None:
+        """The axis of a per-axis type (one axis, block size 1), else None."""
+        if len(self.axes.data) == 1 and self.blocks.data[0].data == 1:
+            return self.axes.data[0].data
+        return None
+
     def _grid_array(self, values: np.ndarray, shape: Sequence[int]) -> np.ndarray:
         """Expand grid values to an array broadcastable against `shape`."""
-        arr = values.reshape(_ints(self.grid)) if self.axes.data else values.reshape(())
+        if not self.axes.data:
+            return values.reshape((1,) * len(shape))
+        arr = values.reshape(_ints(self.grid))
         axes, blocks = _ints(self.axes), _ints(self.blocks)
         for k, b in enumerate(blocks):
             arr = np.repeat(arr, b, axis=k)
         full = [1] * len(shape)
         for k, a in enumerate(axes):
             full[a] = arr.shape[k]
-        return arr.reshape(full) if shape else arr.reshape(())
+        return arr.reshape(full)
 
     def scale_array(self, shape: Sequence[int]) -> np.ndarray:
         """Per-element scales (float64), broadcastable to `shape`."""
@@ -566,31 +747,45 @@ class QuantizedType(ParametrizedAttribute, TypeAttribute):
         return self._grid_array(np.array(self.zp_values, dtype=np.int64), shape)
 
     def verify_scales(self) -> None:
+        _verify_expressed(self.name, self.expressed_type)
         axes, blocks, grid = _ints(self.axes), _ints(self.blocks), _ints(self.grid)
         n = len(self.scale_values)
         if len(axes) != len(blocks) or len(grid) != len(axes):
-            raise VerifyException(f"{self.name}: axes, block sizes and grid differ in length")
-        if list(axes) != sorted(set(axes)):
-            raise VerifyException(f"{self.name}: quantized axes must be distinct and increasing")
-        if any(b < 1 for b in blocks):
+            raise VerifyException(
+                f"{self.name}: axes, block sizes and grid differ in length"
+            )
+        if any(a < 0 for a in axes) or list(axes) != sorted(set(axes)):
+            raise VerifyException(
+                f"{self.name}: quantized axes must be distinct, increasing and >= 0"
+            )
+        if any(b < 1 for b in blocks) or any(g < 1 for g in grid):
             raise VerifyException(f"{self.name}: block sizes must be >= 1")
-        if n != int(np.prod(grid, dtype=np.int64)) or len(self.zp_values) != n:
-            raise VerifyException(f"{self.name}: expected {int(np.prod(grid))} scales, got {n}")
+        want = int(np.prod(grid, dtype=np.int64))
+        if n != want or len(self.zp_values) != n:
+            raise VerifyException(
+                f"{self.name}: expected {want} scales and zero points, got {n} and "
+                f"{len(self.zp_values)}"
+            )
         for s in self.scale_values:
             if not (math.isfinite(s) and s > 0):
-                raise VerifyException(f"{self.name}: scale {s} must be positive and finite")
+                raise VerifyException(
+                    f"{self.name}: scale {s} must be positive and finite"
+                )
 
     def verify_shape(self, shape: Sequence[int]) -> None:
         """Check that the type can describe a tensor of `shape`."""
-        for a, b, g in zip(_ints(self.axes), _ints(self.blocks), _ints(self.grid)):
+        for a, b, g in zip(
+            _ints(self.axes), _ints(self.blocks), _ints(self.grid), strict=True
+        ):
             if a >= len(shape):
                 raise VerifyException(
-                    f"{self.name}: quantized axis {a} is out of range for shape {fmt_shape(shape)}"
+                    f"{self.name}: quantized axis {a} is out of range for shape "
+                    f"{fmt_shape(shape)}"
                 )
             if shape[a] != DYN and shape[a] != b * g:
                 raise VerifyException(
-                    f"{self.name}: axis {a} of shape {fmt_shape(shape)} has {shape[a]} elements, "
-                    f"the type describes {g} blocks of {b}"
+                    f"{self.name}: axis {a} of shape {fmt_shape(shape)} has "
+                    f"{shape[a]} elements, the type describes {g} blocks of {b}"
                 )
 
     # -- format interface (overridden where needed) ------------------------ #
@@ -617,12 +812,14 @@ class QuantizedType(ParametrizedAttribute, TypeAttribute):
 
     def storage_bits(self, shape: Sequence[int]) -> int:
         """Total storage bits of a static tensor of `shape` (maps excluded)."""
-        return int(self.code_widths(shape).sum())
+        return int(np.prod(shape, dtype=np.int64)) * self.element_bits
 
     def encode(self, levels: np.ndarray) -> np.ndarray:
+        """Storage codes of a tensor of representable levels."""
         return self.levels_attr.encode(levels)
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
+        """Levels of a tensor of storage codes."""
         return self.levels_attr.decode(codes)
 
     def representable(self, levels: np.ndarray) -> np.ndarray:
@@ -630,25 +827,42 @@ class QuantizedType(ParametrizedAttribute, TypeAttribute):
         return self.levels_attr.contains(levels)
 
     def quantize(self, x: np.ndarray) -> np.ndarray:
-        """Real values -> levels: nearest level of x / scale + zero point."""
+        """Real values -> levels: the level set's rounding of x / scale.
+
+        x / scale is computed in the expressed type (as ONNX QuantizeLinear);
+        `LevelsAttr.nearest` rounds it, adds the zero point and saturates.
+        """
         dtype = expressed_dtype(self.expressed_type)
         x = np.asarray(x, dtype=dtype)
         scale = self.scale_array(x.shape).astype(dtype)
-        v = (x / scale).astype(np.float64) + self.zero_point_array(x.shape)
-        return self.levels_attr.nearest(v)
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            v = (x / scale).astype(np.float64)
+        return self.levels_attr.nearest(v, self.zero_point_array(x.shape))
 
     def dequantize(self, levels: np.ndarray) -> np.ndarray:
-        """Levels -> real values: scale * (level - zero point), in the expressed type."""
+        """Levels -> real values: scale * (level - zero point), in the
+        expressed type (the difference is rounded to it, then multiplied)."""
         dtype = expressed_dtype(self.expressed_type)
         levels = np.asarray(levels, dtype=np.int64)
         centred = (levels - self.zero_point_array(levels.shape)).astype(dtype)
-        return centred * self.scale_array(levels.shape).astype(dtype)
+        with np.errstate(over="ignore"):
+            return centred * self.scale_array(levels.shape).astype(dtype)
 
 
 def _scale_params(
-    axes: Sequence[int], blocks: Sequence[int], grid: Sequence[int], scales: Sequence[float], zps: Sequence[int]
+    axes: Sequence[int],
+    blocks: Sequence[int],
+    grid: Sequence[int],
+    scales: Sequence[float],
+    zps: Sequence[int],
 ) -> tuple[Attribute, ...]:
-    return (_int_attrs(axes), _int_attrs(blocks), _int_attrs(grid), _f64_array(scales), _i64_array(zps))
+    return (
+        _int_attrs(axes),
+        _int_attrs(blocks),
+        _int_attrs(grid),
+        _f64_array(scales),
+        _i64_array(zps),
+    )
 
 
 def _scale_args(
@@ -658,19 +872,27 @@ def _scale_args(
     blocks: dict[int, int] | None = None,
     grid: Sequence[int] | None = None,
 ) -> tuple[Attribute, ...]:
-    """Scale parameters from Python values (per tensor, axis or block)."""
+    """Scale parameters from Python values (per tensor, axis or block).
+
+    Per block: `blocks` maps each blocked axis to its block size and `scale`
+    is a nested list (or array) of shape `grid` (one dimension per blocked
+    axis, in increasing axis order).
+    """
     if blocks is not None:
         axes, sizes = sorted(blocks), [blocks[a] for a in sorted(blocks)]
-        scales = list(np.ravel(scale))
+        scales = [float(s) for s in np.ravel(scale)]
         grid = list(grid) if grid is not None else list(np.shape(scale))
     elif axis is not None:
         axes, sizes = [axis], [1]
-        scales = list(np.ravel(scale))
+        scales = [float(s) for s in np.ravel(scale)]
         grid = [len(scales)]
     else:
         axes, sizes, grid = [], [], []
         scales = [float(scale)]  # type: ignore[arg-type]
-    zps = list(np.ravel(zero_point)) if np.ndim(zero_point) else [int(zero_point)] * len(scales)
+    if np.ndim(zero_point):
+        zps = [int(z) for z in np.ravel(zero_point)]
+    else:
+        zps = [int(zero_point)] * len(scales)  # type: ignore[arg-type]
     return _scale_params(axes, sizes, grid, scales, zps)
 
 
@@ -679,6 +901,7 @@ def _scale_args(
 # --------------------------------------------------------------------------- #
 
 
+@dataclass(frozen=True, init=False)
 class _SingleLevelsType(QuantizedType):
     """Types of the form `<levels:expressed[:axes], scales>`."""
 
@@ -689,14 +912,19 @@ class _SingleLevelsType(QuantizedType):
 
     @classmethod
     def parse_parameters(cls, parser: AttrParser) -> Sequence[Attribute]:
-        with parser.in_angle_brackets():
-            levels = cls.parse_levels(parser)
-            parser.parse_punctuation(":")
-            expressed = parser.parse_type()
-            axes, blocks = ScaleSpec.parse_axes(parser)
-            parser.parse_punctuation(",")
-            grid, scales, zps = ScaleSpec.parse_grid(parser, len(axes), cls.HAS_ZERO_POINT)
-        return (expressed, *_scale_params(axes, blocks, grid, scales, zps), levels)
+        def body() -> Sequence[Attribute]:
+            with parser.in_angle_brackets():
+                levels = cls.parse_levels(parser)
+                parser.parse_punctuation(":")
+                expressed = parser.parse_type()
+                axes, blocks = ScaleSpec.parse_axes(parser)
+                parser.parse_punctuation(",")
+                # zero points parse everywhere; the verifier rejects them
+                # where the format has none (a clearer error than a syntax one)
+                grid, scales, zps = ScaleSpec.parse_grid(parser, len(axes), True)
+            return (expressed, *_scale_params(axes, blocks, grid, scales, zps), levels)
+
+        return _parse_verified(cls, parser, body)
 
     @classmethod
     def parse_levels(cls, parser: AttrParser) -> LevelsAttr:
@@ -713,14 +941,23 @@ class _SingleLevelsType(QuantizedType):
             ScaleSpec.print_axes(printer, _ints(self.axes), _ints(self.blocks))
             printer.print_string(", ")
             ScaleSpec.print_grid(
-                printer, _ints(self.grid), self.scale_values, self.zp_values, self.HAS_ZERO_POINT
+                printer,
+                _ints(self.grid),
+                self.scale_values,
+                self.zp_values,
+                self.HAS_ZERO_POINT,
             )
 
     def verify(self) -> None:
-        if self.levels_attr.kind.data not in self.ALLOWED_KINDS:
-            raise VerifyException(f"{self.name}: levels of kind '{self.levels_attr.kind.data}' are not allowed")
+        kind = self.levels_attr.kind.data
+        if kind not in self.ALLOWED_KINDS:
+            raise VerifyException(
+                f"{self.name}: levels of kind '{kind}' are not allowed"
+            )
         if self.levels_attr.shift.data:
-            raise VerifyException(f"{self.name}: a level shift is only allowed inside q.mixed")
+            raise VerifyException(
+                f"{self.name}: a level shift is only allowed inside q.mixed"
+            )
         self.verify_scales()
         if not self.HAS_ZERO_POINT and any(self.zp_values):
             raise VerifyException(f"{self.name}: zero points must be 0")
@@ -728,8 +965,15 @@ class _SingleLevelsType(QuantizedType):
         for z in self.zp_values if self.HAS_ZERO_POINT else ():
             if not lo <= z <= hi:
                 raise VerifyException(
-                    f"{self.name}: zero point {z} is outside the storage range [{lo}:{hi}]"
+                    f"{self.name}: zero point {z} is outside the storage range "
+                    f"[{lo}:{hi}]"
                 )
+
+    def print_pot_levels(self, printer: Printer) -> None:
+        la = self.levels_attr
+        printer.print_string(la.storage_name)
+        if not la.is_default_range:
+            printer.print_string(f"<{la.low.data}:{la.high.data}>")
 
 
 @irdl_attr_definition
@@ -739,7 +983,7 @@ class UniformType(_SingleLevelsType):
     `!q.uniform<i8:f32, 0.5>`, `!q.uniform<u8:f32, 0.02:128>`,
     `!q.uniform<i8<-127:127>:f32:0, {0.5, 0.25}>`,
     `!q.uniform<i4:f32:{0:1, 1:32}, {{0.5, 0.25}, {0.1, 0.2}}>`.
-    Widths 1..16 for data, up to 64 for accumulators.
+    Widths 1..16 for data, up to 64 (signed) for accumulators.
     """
 
     name = "q.uniform"
@@ -795,7 +1039,7 @@ class UniformType(_SingleLevelsType):
 
 @irdl_attr_definition
 class PotType(_SingleLevelsType):
-    """Powers of two: real = scale * level, level in {0} ∪ {±2^e : e in [lo, hi]}.
+    """Powers of two: real = scale * level, level in {0} or ±2^e, e in [lo, hi].
 
     `!q.pot<i4:f32, 0.5>` (exponents 0..6), `!q.pot<i4<0:3>:f32:0, {0.5, 0.25}>`.
     Multiplying by a level is a shift. No zero point.
@@ -833,10 +1077,7 @@ class PotType(_SingleLevelsType):
         return LevelsAttr.pot(width, signed, *(rng or (0, None)))
 
     def print_levels(self, printer: Printer) -> None:
-        la = self.levels_attr
-        printer.print_string(("i" if la.is_signed else "u") + str(la.width.data))
-        if not la.is_default_range:
-            printer.print_string(f"<{la.low.data}:{la.high.data}>")
+        self.print_pot_levels(printer)
 
 
 @irdl_attr_definition
@@ -879,13 +1120,14 @@ class SpotType(_SingleLevelsType):
         parser.parse_keyword("x")
         signed, width = parse_storage(parser)
         rng = parse_range(parser)
-        return LevelsAttr.pot(width, signed, *(rng or (0, None)), terms=terms)
+        levels = LevelsAttr.pot(width, signed, *(rng or (0, None)), terms=terms)
+        if terms == 1:  # `1 x i4` would be a pot format: keep it a spot to reject
+            levels = LevelsAttr(StringAttr("spot"), *levels.parameters[1:])
+        return levels
 
     def print_levels(self, printer: Printer) -> None:
-        la = self.levels_attr
-        printer.print_string(f"{la.terms.data} x " + ("i" if la.is_signed else "u") + str(la.width.data))
-        if not la.is_default_range:
-            printer.print_string(f"<{la.low.data}:{la.high.data}>")
+        printer.print_string(f"{self.levels_attr.terms.data} x ")
+        self.print_pot_levels(printer)
 
 
 # --------------------------------------------------------------------------- #
@@ -893,14 +1135,30 @@ class SpotType(_SingleLevelsType):
 # --------------------------------------------------------------------------- #
 
 
+def _threshold_codes(width: int, count: int) -> LevelsAttr:
+    """The codes 0..count of `count` thresholds, checked with a clear message."""
+    if not 1 <= width <= MAX_CODE_WIDTH:
+        raise VerifyException(
+            f"q.thresholds: code width {width} is not in [1, {MAX_CODE_WIDTH}]"
+        )
+    if not 1 <= count <= (1 << width) - 1:
+        raise VerifyException(
+            f"q.thresholds: {count} thresholds do not fit u{width} codes "
+            f"(1 to {(1 << width) - 1})"
+        )
+    return LevelsAttr.int_(width, False, 0, count)
+
+
 @irdl_attr_definition
 class ThresholdsType(QuantizedType):
-    """Non-uniform bins, uniform codes: code = #{j : x >= t_j}, real = scale * (code - zp).
+    """Non-uniform bins, uniform codes: code = #{j : x >= t_j}, real = s*(code - zp).
 
     `!q.thresholds<u2:f32, 0.5:1, [-1.0, 0.25, 2.0]>` (per tensor) or
     `!q.thresholds<u2:f32:1, 0.5, [[...], [...]]>` (one sorted threshold list
     per index of axis 1). Codes are unsigned, 0..n with n thresholds,
-    n < 2^width. Thresholds are real values of the expressed type.
+    1 <= n < 2^width. The scale and zero point are per tensor. The input x
+    (a value of the expressed type) is compared exactly with the thresholds
+    (float64 values, as written).
     """
 
     name = "q.thresholds"
@@ -925,7 +1183,7 @@ class ThresholdsType(QuantizedType):
         super().__init__(
             expressed or f32,
             *_scale_args(scale, zero_point),
-            LevelsAttr.int_(width, False, 0, t.shape[-1]),
+            _threshold_codes(width, t.shape[-1]),
             _f64_array(t.ravel().tolist()),
             _int_attrs([] if axis is None else [axis]),
         )
@@ -935,6 +1193,10 @@ class ThresholdsType(QuantizedType):
         """Thresholds per list (the largest code)."""
         return self.levels_attr.high.data
 
+    @property
+    def threshold_axis(self) -> int | None:
+        return self.threshold_axes.data[0].data if self.threshold_axes.data else None
+
     def threshold_array(self) -> np.ndarray:
         """[n] per tensor, or [channels, n] per axis (float64)."""
         t = np.array(self.thresholds.get_values(), dtype=np.float64)
@@ -942,38 +1204,54 @@ class ThresholdsType(QuantizedType):
 
     @classmethod
     def parse_parameters(cls, parser: AttrParser) -> Sequence[Attribute]:
-        with parser.in_angle_brackets():
-            signed, width = parse_storage(parser)
-            if signed:
-                parser.raise_error(f"q.thresholds codes are unsigned: expected u{width}")
-            parser.parse_punctuation(":")
-            expressed = parser.parse_type()
-            axes: list[int] = []
-            if parser.parse_optional_punctuation(":") is not None:
-                axes = [parser.parse_integer(allow_negative=False, allow_boolean=False)]
-            parser.parse_punctuation(",")
-            scale, zp = ScaleSpec.parse_pair(parser, True)
-            parser.parse_punctuation(",")
+        def body() -> Sequence[Attribute]:
+            with parser.in_angle_brackets():
+                start = parser.pos
+                signed, width = parse_storage(parser)
+                if signed:
+                    parser.raise_error(
+                        f"q.thresholds codes are unsigned: expected u{width}",
+                        start,
+                        parser.pos,
+                    )
+                parser.parse_punctuation(":")
+                expressed = parser.parse_type()
+                axes: list[int] = []
+                if parser.parse_optional_punctuation(":") is not None:
+                    axes = [
+                        parser.parse_integer(allow_negative=False, allow_boolean=False)
+                    ]
+                parser.parse_punctuation(",")
+                scale, zp = ScaleSpec.parse_pair(parser, True)
+                parser.parse_punctuation(",")
 
-            def parse_list() -> list[float]:
-                return parser.parse_comma_separated_list(
-                    parser.Delimiter.SQUARE, lambda: float(parser.parse_number())
-                )
+                def parse_list() -> list[float]:
+                    return parser.parse_comma_separated_list(
+                        parser.Delimiter.SQUARE, lambda: float(parser.parse_number())
+                    )
 
-            if axes:
-                rows = parser.parse_comma_separated_list(parser.Delimiter.SQUARE, parse_list)
-            else:
-                rows = [parse_list()]
-            if len({len(r) for r in rows}) != 1:
-                parser.raise_error("every threshold list must have the same length")
-        n = len(rows[0])
-        return (
-            expressed,
-            *_scale_params([], [], [], [scale], [zp]),
-            LevelsAttr.int_(width, False, 0, n),
-            _f64_array([t for r in rows for t in r]),
-            _int_attrs(axes),
-        )
+                start = parser.pos
+                if axes:
+                    rows = parser.parse_comma_separated_list(
+                        parser.Delimiter.SQUARE, parse_list
+                    )
+                else:
+                    rows = [parse_list()]
+                if len({len(r) for r in rows}) != 1:
+                    parser.raise_error(
+                        "every threshold list must have the same length",
+                        start,
+                        parser.pos,
+                    )
+            return (
+                expressed,
+                *_scale_params([], [], [], [scale], [zp]),
+                _threshold_codes(width, len(rows[0])),
+                _f64_array([t for r in rows for t in r]),
+                _int_attrs(axes),
+            )
+
+        return _parse_verified(cls, parser, body)
 
     def print_parameters(self, printer: Printer) -> None:
         with printer.in_angle_brackets():
@@ -1000,49 +1278,69 @@ class ThresholdsType(QuantizedType):
         if self.axes.data:
             raise VerifyException("q.thresholds: the scale must be per tensor")
         la = self.levels_attr
-        if la.kind.data != "int" or la.is_signed or la.low.data != 0:
+        if la.kind.data != "int" or la.is_signed or la.low.data != 0 or la.shift.data:
             raise VerifyException("q.thresholds: codes are unsigned integers from 0")
         w, n = la.width.data, la.high.data
-        if not 1 <= w <= 16:
-            raise VerifyException(f"q.thresholds: code width {w} is not in [1, 16]")
+        if not 1 <= w <= MAX_CODE_WIDTH:
+            raise VerifyException(
+                f"q.thresholds: code width {w} is not in [1, {MAX_CODE_WIDTH}]"
+            )
         if not 1 <= n <= (1 << w) - 1:
             raise VerifyException(
-                f"q.thresholds: {n} thresholds do not fit u{w} codes (1 to {(1 << w) - 1})"
+                f"q.thresholds: {n} thresholds do not fit u{w} codes "
+                f"(1 to {(1 << w) - 1})"
+            )
+        axes = _ints(self.threshold_axes)
+        if len(axes) > 1:
+            raise VerifyException("q.thresholds: at most one threshold axis")
+        if axes and axes[0] < 0:
+            raise VerifyException("q.thresholds: the threshold axis must be >= 0")
+        total = len(self.thresholds.get_values())
+        if (not axes and total != n) or (axes and (total == 0 or total % n)):
+            raise VerifyException(
+                f"q.thresholds: {total} thresholds do not form lists of {n}"
             )
         t = self.threshold_array()
         if not np.all(np.isfinite(t)):
             raise VerifyException("q.thresholds: thresholds must be finite")
         if np.any(np.diff(t, axis=-1) < 0):
-            raise VerifyException("q.thresholds: thresholds must be sorted in non-decreasing order")
+            raise VerifyException(
+                "q.thresholds: thresholds must be sorted in non-decreasing order"
+            )
         if not 0 <= self.zero_point <= n:
-            raise VerifyException(f"q.thresholds: zero point {self.zero_point} is outside [0:{n}]")
-        if len(self.threshold_axes.data) > 1:
-            raise VerifyException("q.thresholds: at most one threshold axis")
+            raise VerifyException(
+                f"q.thresholds: zero point {self.zero_point} is outside [0:{n}]"
+            )
 
     def verify_shape(self, shape: Sequence[int]) -> None:
-        if self.threshold_axes.data:
-            a = self.threshold_axes.data[0].data
-            rows = self.threshold_array().shape[0]
-            if a >= len(shape):
-                raise VerifyException(
-                    f"q.thresholds: threshold axis {a} is out of range for shape {fmt_shape(shape)}"
-                )
-            if shape[a] != DYN and shape[a] != rows:
-                raise VerifyException(
-                    f"q.thresholds: axis {a} of shape {fmt_shape(shape)} has {shape[a]} elements, "
-                    f"the type has {rows} threshold lists"
-                )
+        a = self.threshold_axis
+        if a is None:
+            return
+        rows = self.threshold_array().shape[0]
+        if a >= len(shape):
+            raise VerifyException(
+                f"q.thresholds: threshold axis {a} is out of range for shape "
+                f"{fmt_shape(shape)}"
+            )
+        if shape[a] != DYN and shape[a] != rows:
+            raise VerifyException(
+                f"q.thresholds: axis {a} of shape {fmt_shape(shape)} has "
+                f"{shape[a]} elements, the type has {rows} threshold lists"
+            )
 
     def quantize(self, x: np.ndarray) -> np.ndarray:
+        """code = #{j : x >= t_j}, x first rounded to the expressed type."""
         dtype = expressed_dtype(self.expressed_type)
         x = np.asarray(x, dtype=dtype).astype(np.float64)
         t = self.threshold_array()
-        if not self.threshold_axes.data:
+        a = self.threshold_axis
+        if a is None:
             return np.searchsorted(t, x, side="right").astype(np.int64)
-        a = self.threshold_axes.data[0].data
-        moved = np.moveaxis(x, a, -1)
-        codes = (moved[..., None] >= t).sum(axis=-1)
-        return np.moveaxis(codes, -1, a).astype(np.int64)
+        moved = np.moveaxis(x, a, 0)
+        codes = np.empty(moved.shape, dtype=np.int64)
+        for c in range(t.shape[0]):  # one vectorised search per threshold list
+            codes[c] = np.searchsorted(t[c], moved[c], side="right")
+        return np.moveaxis(codes, 0, a)
 
 
 # --------------------------------------------------------------------------- #
@@ -1054,7 +1352,7 @@ class ThresholdsType(QuantizedType):
 class MixedType(QuantizedType):
     """Several level sets in one tensor under one scale: real = scale * level.
 
-    `!q.mixed<[i2 << 2, i8]:f32:0, {0.1, 0.2}, row = "0x0100">`: the format
+    `!q.mixed<[i2 << 2, i8]:f32:0, {0.1, 0.2}, row = "0x02">`: the format
     of each element is chosen by the map at a hardware-friendly granularity:
     - `row`: one format index per index of axis 0;
     - `block N`: one per N consecutive elements of the last axis;
@@ -1062,7 +1360,7 @@ class MixedType(QuantizedType):
       in format 1; every other element is in format 0.
     Row and block maps pack one index per unit in ceil(log2(#formats)) bits
     (at least 1), LSB first; outlier maps hold little-endian uint32 indices,
-    strictly increasing. No zero point.
+    strictly increasing. No zero point; scales per tensor, axis or block.
     """
 
     name = "q.mixed"
@@ -1078,11 +1376,13 @@ class MixedType(QuantizedType):
         self,
         formats: Sequence[LevelsAttr],
         granularity: str,
-        assignment: np.ndarray,
+        assignment: np.ndarray | Sequence[int],
         scale: float | Sequence[float],
         *,
         block_size: int = 0,
         axis: int | None = None,
+        blocks: dict[int, int] | None = None,
+        grid: Sequence[int] | None = None,
         expressed: AnyFloat | None = None,
     ):
         """`assignment`: format index per unit (row/block) or the outlier indices."""
@@ -1091,7 +1391,7 @@ class MixedType(QuantizedType):
         hex_map = _encode_map(np.asarray(assignment), granularity, len(formats))
         super().__init__(
             expressed or f32,
-            *_scale_args(scale, 0, axis),
+            *_scale_args(scale, 0, axis, blocks, grid),
             ArrayAttr(list(formats)),
             StringAttr(granularity),
             IntAttr(block_size),
@@ -1100,30 +1400,42 @@ class MixedType(QuantizedType):
 
     @classmethod
     def parse_parameters(cls, parser: AttrParser) -> Sequence[Attribute]:
-        with parser.in_angle_brackets():
-            formats = parser.parse_comma_separated_list(
-                parser.Delimiter.SQUARE, lambda: LevelsAttr.parse_body(parser)
+        def body() -> Sequence[Attribute]:
+            with parser.in_angle_brackets():
+                formats = parser.parse_comma_separated_list(
+                    parser.Delimiter.SQUARE, lambda: LevelsAttr.parse_body(parser)
+                )
+                parser.parse_punctuation(":")
+                expressed = parser.parse_type()
+                axes, blocks = ScaleSpec.parse_axes(parser)
+                parser.parse_punctuation(",")
+                grid, scales, zps = ScaleSpec.parse_grid(parser, len(axes), True)
+                parser.parse_punctuation(",")
+                start = parser.pos
+                gran = parser.parse_identifier()
+                if gran not in cls.GRANULARITIES:
+                    parser.raise_error(
+                        f"expected row, block or outliers, got '{gran}'",
+                        start,
+                        parser.pos,
+                    )
+                block = 0
+                if gran == "block":
+                    block = parser.parse_integer(
+                        allow_negative=False, allow_boolean=False
+                    )
+                parser.parse_punctuation("=")
+                hex_map = parser.parse_str_literal()
+            return (
+                expressed,
+                *_scale_params(axes, blocks, grid, scales, zps),
+                ArrayAttr(formats),
+                StringAttr(gran),
+                IntAttr(block),
+                StringAttr(hex_map),
             )
-            parser.parse_punctuation(":")
-            expressed = parser.parse_type()
-            axes, blocks = ScaleSpec.parse_axes(parser)
-            parser.parse_punctuation(",")
-            grid, scales, zps = ScaleSpec.parse_grid(parser, len(axes), False)
-            parser.parse_punctuation(",")
-            gran = parser.parse_identifier()
-            if gran not in cls.GRANULARITIES:
-                parser.raise_error(f"expected row, block or outliers, got '{gran}'")
-            block = parser.parse_integer(allow_negative=False, allow_boolean=False) if gran == "block" else 0
-            parser.parse_punctuation("=")
-            hex_map = parser.parse_str_literal()
-        return (
-            expressed,
-            *_scale_params(axes, blocks, grid, scales, zps),
-            ArrayAttr(formats),
-            StringAttr(gran),
-            IntAttr(block),
-            StringAttr(hex_map),
-        )
+
+        return _parse_verified(cls, parser, body)
 
     def print_parameters(self, printer: Printer) -> None:
         with printer.in_angle_brackets():
@@ -1136,7 +1448,9 @@ class MixedType(QuantizedType):
             printer.print_attribute(self.expressed_type)
             ScaleSpec.print_axes(printer, _ints(self.axes), _ints(self.blocks))
             printer.print_string(", ")
-            ScaleSpec.print_grid(printer, _ints(self.grid), self.scale_values, self.zp_values, False)
+            ScaleSpec.print_grid(
+                printer, _ints(self.grid), self.scale_values, self.zp_values, False
+            )
             gran = self.granularity.data
             printer.print_string(f", {gran}")
             if gran == "block":
@@ -1148,6 +1462,7 @@ class MixedType(QuantizedType):
 
     @property
     def index_bits(self) -> int:
+        """Bits of one format index in a row/block map."""
         return max(1, (len(self.formats.data) - 1).bit_length())
 
     def verify(self) -> None:
@@ -1157,26 +1472,42 @@ class MixedType(QuantizedType):
         n = len(self.formats.data)
         if n < 2:
             raise VerifyException("q.mixed: needs at least two formats")
+        for f in self.formats.data:
+            if f.code_bits > MAX_WIDTH or (
+                f.kind.data == "int" and f.width.data > MAX_CODE_WIDTH
+            ):
+                raise VerifyException(
+                    f"q.mixed: format {f.storage_name} is wider than "
+                    f"{MAX_CODE_WIDTH} bits"
+                )
         gran = self.granularity.data
         if gran not in self.GRANULARITIES:
             raise VerifyException(f"q.mixed: unknown granularity '{gran}'")
         if gran == "outliers" and n != 2:
-            raise VerifyException("q.mixed: outliers take exactly two formats (bulk, outlier)")
+            raise VerifyException(
+                "q.mixed: outliers take exactly two formats (bulk, outlier)"
+            )
         if gran == "block" and self.block_size.data < 1:
             raise VerifyException("q.mixed: block size must be >= 1")
+        if gran != "block" and self.block_size.data != 0:
+            raise VerifyException("q.mixed: only block maps have a block size")
         try:
-            _decode_hex(self.assignment.data)
+            raw = _decode_hex(self.assignment.data)
         except ValueError as e:
             raise VerifyException(f"q.mixed: bad map: {e}") from None
+        if gran == "outliers" and len(raw) % 4:
+            raise VerifyException(
+                "q.mixed: the outlier map must hold little-endian uint32 indices"
+            )
 
     def unit_count(self, shape: Sequence[int]) -> int:
-        gran = self.granularity.data
-        if gran == "row":
+        """Rows or blocks of a tensor of `shape` (row/block maps)."""
+        if self.granularity.data == "row":
             return shape[0]
         return int(np.prod(shape, dtype=np.int64)) // self.block_size.data
 
     def assignment_array(self, shape: Sequence[int] | None = None) -> np.ndarray:
-        """Format index per unit (row/block) or outlier indices."""
+        """Format index per unit (row/block) or the outlier indices (int64)."""
         raw = _decode_hex(self.assignment.data)
         if self.granularity.data == "outliers":
             return np.frombuffer(raw, dtype="<u4").astype(np.int64)
@@ -1192,7 +1523,9 @@ class MixedType(QuantizedType):
         gran = self.granularity.data
         if gran == "row":
             per_row = self.assignment_array(shape)
-            return np.broadcast_to(per_row.reshape((-1,) + (1,) * (len(shape) - 1)), shape)
+            return np.broadcast_to(
+                per_row.reshape((-1,) + (1,) * (len(shape) - 1)), shape
+            )
         if gran == "block":
             per_block = self.assignment_array(shape)
             return np.repeat(per_block, self.block_size.data).reshape(shape)
@@ -1210,25 +1543,24 @@ class MixedType(QuantizedType):
             raise VerifyException("q.mixed: a tensor of rank 0 cannot be mixed")
         if gran == "block" and shape[-1] % self.block_size.data:
             raise VerifyException(
-                f"q.mixed: block size {self.block_size.data} does not divide the last "
-                f"dimension of {fmt_shape(shape)}"
+                f"q.mixed: block size {self.block_size.data} does not divide the "
+                f"last dimension of {fmt_shape(shape)}"
             )
         raw_len = len(_decode_hex(self.assignment.data))
         if gran == "outliers":
-            if raw_len % 4:
-                raise VerifyException("q.mixed: the outlier map must hold uint32 indices")
             idx = self.assignment_array()
             numel = int(np.prod(shape, dtype=np.int64))
             if len(idx) and (idx.max() >= numel or np.any(np.diff(idx) <= 0)):
                 raise VerifyException(
-                    f"q.mixed: outlier indices must be strictly increasing and below {numel}"
+                    "q.mixed: outlier indices must be strictly increasing and "
+                    f"below {numel}"
                 )
             return
         units = self.unit_count(shape)
-        if raw_len != (units * self.index_bits + 7) // 8:
+        need = (units * self.index_bits + 7) // 8
+        if raw_len != need:
             raise VerifyException(
-                f"q.mixed: the map holds {raw_len} bytes, {units} {gran}s need "
-                f"{(units * self.index_bits + 7) // 8}"
+                f"q.mixed: the map holds {raw_len} bytes, {units} {gran}s need {need}"
             )
         if np.any(self.assignment_array(shape) >= n):
             raise VerifyException(f"q.mixed: the map uses a format index >= {n}")
@@ -1268,9 +1600,11 @@ class MixedType(QuantizedType):
         return ok
 
     def quantize(self, x: np.ndarray) -> np.ndarray:
+        """The nearest level of x / scale in each element's own format."""
         dtype = expressed_dtype(self.expressed_type)
         x = np.asarray(x, dtype=dtype)
-        v = (x / self.scale_array(x.shape).astype(dtype)).astype(np.float64)
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            v = (x / self.scale_array(x.shape).astype(dtype)).astype(np.float64)
         index = self.format_index(x.shape)
         out = np.zeros(x.shape, dtype=np.int64)
         for i, f in enumerate(self.formats.data):
@@ -1289,8 +1623,9 @@ def _encode_map(assignment: np.ndarray, granularity: str, n_formats: int) -> str
     if granularity == "outliers":
         return "0x" + np.asarray(assignment, dtype="<u4").tobytes().hex().upper()
     k = max(1, (n_formats - 1).bit_length())
-    bits = (assignment.astype(np.int64)[:, None] >> np.arange(k)) & 1
-    return "0x" + np.packbits(bits.ravel().astype(np.uint8), bitorder="little").tobytes().hex().upper()
+    bits = (assignment.astype(np.int64).ravel()[:, None] >> np.arange(k)) & 1
+    packed = np.packbits(bits.ravel().astype(np.uint8), bitorder="little")
+    return "0x" + packed.tobytes().hex().upper()
 
 
 QUANTIZED_TYPES = (UniformType, PotType, SpotType, ThresholdsType, MixedType)

@@ -1,43 +1,160 @@
 """Reference implementations of the `q` ops: exact integer math on levels.
 
-Values are int64 numpy arrays of levels. Dot products run through a float64
-BLAS matmul when every partial sum fits in 53 bits (then float64 is exact),
-otherwise in int64; the verifiers guarantee that no result overflows its
-accumulator type, so no wrap-around can occur.
+Values are int64 numpy arrays of levels; every op is vectorised (no Python
+loop per element). Dot products run through a float64 BLAS matmul when every
+partial sum provably fits in 53 bits (then float64 arithmetic is exact),
+otherwise in int64, whose wrap-around arithmetic is exact modulo 2^64 for
+the final sums, which the verifiers keep inside the accumulator type. Every
+result of a bit-growth op is checked against its type's range.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from xdsl.dialects.builtin import TensorType
 from xdsl.interpreter import Interpreter, InterpreterFunctions, impl, register_impls
+from xdsl.ir import BlockArgument
+from xdsl.utils.exceptions import InterpretationError
 
-from qopt.backends.reference.nn import conv2d, im2col
 from qopt.qdialect import q
 from qopt.qdialect.qtypes import QuantizedType
 from qopt.qdialect.shapes import pool_out_dim
 
 PyValues = tuple[Any, ...]
 
-EXACT_FLOAT_BITS = 52
+EXACT_FLOAT_BOUND = 1 << 53
+"""Integers of smaller magnitude are exact in float64 (and so are their sums
+while the running sum stays below it)."""
 
 
 def _centred(x: np.ndarray, qtype: QuantizedType) -> np.ndarray:
-    return np.asarray(x, dtype=np.int64) - qtype.zero_point_array(x.shape)
+    x = np.asarray(x, dtype=np.int64)
+    return x - qtype.zero_point_array(x.shape)
 
 
-def _acc_dtype(op) -> type:
-    width = q.qtype_of(op.results[0]).levels_attr.width.data
-    return np.float64 if width <= EXACT_FLOAT_BITS else np.int64
+def _dot_dtype(xtype: QuantizedType, wtype: QuantizedType, k: int) -> type:
+    """float64 if no partial sum of k products can reach 2^53, else int64."""
+    bound = k * max(map(abs, q.centred_range(xtype)))
+    bound *= max(map(abs, q.centred_range(wtype)))
+    return np.float64 if bound < EXACT_FLOAT_BOUND else np.int64
+
+
+def level_problem(values: np.ndarray, qtype: QuantizedType) -> str | None:
+    """Why `values` is not a tensor of levels of `qtype`, or None."""
+    values = np.asarray(values)
+    if values.size and not np.issubdtype(values.dtype, np.integer):
+        return f"holds {values.dtype} values, not integer levels"
+    bad = ~np.asarray(qtype.representable(values.astype(np.int64)))
+    if np.any(bad):
+        first = int(np.flatnonzero(bad)[0])
+        return (
+            f"holds level {int(values.ravel()[first])} at element {first}, "
+            f"which {qtype} cannot represent"
+        )
+    return None
+
+
+def _checked_inputs(fn: Callable) -> Callable:
+    """Check the levels that come from function arguments before `fn` runs:
+    values computed by q ops are in range by construction, inputs are not."""
+
+    @functools.wraps(fn)
+    def wrapper(self, interp: Interpreter, op, args: PyValues):
+        for i, (operand, value) in enumerate(zip(op.operands, args, strict=True)):
+            ty = operand.type
+            if (
+                isinstance(operand, BlockArgument)
+                and isinstance(ty, TensorType)
+                and isinstance(ty.element_type, QuantizedType)
+            ):
+                problem = level_problem(value, ty.element_type)
+                if problem is not None:
+                    raise InterpretationError(
+                        f"{op.name}: operand {i} (argument {operand.index}) {problem}"
+                    )
+        return fn(self, interp, op, args)
+
+    return wrapper
 
 
 def _check_range(op, values: np.ndarray) -> np.ndarray:
     """Assert the values fit the result type (a verifier bug otherwise)."""
     rtype = q.qtype_of(op.results[0])
-    if values.size and (values.min() < rtype.min_level or values.max() > rtype.max_level):
-        raise AssertionError(f"{op.name}: result outside {rtype}; the bit-growth rule is broken")
+    if values.size and (
+        values.min() < rtype.min_level or values.max() > rtype.max_level
+    ):
+        raise AssertionError(
+            f"{op.name}: result outside {rtype}; the bit-growth rule is broken"
+        )
     return values
+
+
+def windows(
+    x: np.ndarray,
+    kernel: Sequence[int],
+    strides: Sequence[int],
+    pads: Sequence[int],
+    dilations: Sequence[int],
+    pad_value: int = 0,
+) -> np.ndarray:
+    """Windows of an NCHW tensor as a read-only [N, OH, OW, C, kh, kw] view.
+
+    Padding is [top, left, bottom, right]; OH and OW count the windows that
+    fit the padded input.
+    """
+    xp = np.pad(
+        x,
+        ((0, 0), (0, 0), (pads[0], pads[2]), (pads[1], pads[3])),
+        constant_values=pad_value,
+    )
+    n, c, h, w = xp.shape
+    oh = (h - dilations[0] * (kernel[0] - 1) - 1) // strides[0] + 1
+    ow = (w - dilations[1] * (kernel[1] - 1) - 1) // strides[1] + 1
+    s = xp.strides
+    return np.lib.stride_tricks.as_strided(
+        xp,
+        shape=(n, oh, ow, c, kernel[0], kernel[1]),
+        strides=(
+            s[0],
+            s[2] * strides[0],
+            s[3] * strides[1],
+            s[1],
+            s[2] * dilations[0],
+            s[3] * dilations[1],
+        ),
+        writeable=False,
+    )
+
+
+def conv2d_levels(
+    x: np.ndarray,
+    w: np.ndarray,
+    strides: Sequence[int],
+    pads: Sequence[int],
+    dilations: Sequence[int],
+    group: int,
+    dtype: type = np.int64,
+) -> np.ndarray:
+    """Grouped convolution of integer arrays (NCHW, OIHW) -> int64 [N, O, OH, OW].
+
+    All groups run as one batched matmul in `dtype` (float64 only when the
+    caller knows every partial sum is below 2^53).
+    """
+    o, cg, kh, kw = w.shape
+    win = windows(x, (kh, kw), strides, pads, dilations)
+    n, oh, ow = win.shape[:3]
+    k = cg * kh * kw
+    cols = win.reshape(n * oh * ow, group, k).astype(dtype).transpose(1, 0, 2)
+    wg = w.reshape(group, o // group, k).astype(dtype).transpose(0, 2, 1)
+    res = np.matmul(cols, wg)  # [G, N*OH*OW, O/G]
+    if dtype != np.int64:
+        res = np.rint(res).astype(np.int64)
+    out = res.transpose(1, 0, 2).reshape(n, oh, ow, o).transpose(0, 3, 1, 2)
+    return np.ascontiguousarray(out)
 
 
 @register_impls
@@ -53,47 +170,54 @@ class QFunctions(InterpreterFunctions):
         return (q.qtype_of(op.output).quantize(args[0]),)
 
     @impl(q.DequantizeOp)
+    @_checked_inputs
     def run_dequantize(self, interp: Interpreter, op: q.DequantizeOp, args: PyValues):
         return (q.qtype_of(op.input).dequantize(args[0]),)
 
     @impl(q.Conv2dOp)
+    @_checked_inputs
     def run_conv2d(self, interp: Interpreter, op: q.Conv2dOp, args: PyValues):
-        x = _centred(args[0], q.qtype_of(op.input))
-        w = _centred(args[1], q.qtype_of(op.weight))
+        xtype, wtype = q.qtype_of(op.input), q.qtype_of(op.weight)
+        x, w = _centred(args[0], xtype), _centred(args[1], wtype)
         strides, pads, dilations, group = op.attrs
-        acc = conv2d(x, w, strides, pads, dilations, group, acc_dtype=_acc_dtype(op))
-        acc = np.rint(acc).astype(np.int64) if acc.dtype != np.int64 else acc
+        dtype = _dot_dtype(xtype, wtype, int(np.prod(w.shape[1:])))
+        acc = conv2d_levels(x, w, strides, pads, dilations, group, dtype)
         if op.bias is not None:
-            acc = acc + args[2].reshape(1, -1, 1, 1)
+            acc = acc + np.asarray(args[2], dtype=np.int64).reshape(1, -1, 1, 1)
         return (_check_range(op, acc),)
 
     @impl(q.MatmulOp)
+    @_checked_inputs
     def run_matmul(self, interp: Interpreter, op: q.MatmulOp, args: PyValues):
-        dtype = _acc_dtype(op)
-        a = _centred(args[0], q.qtype_of(op.lhs)).astype(dtype)
-        b = _centred(args[1], q.qtype_of(op.rhs)).astype(dtype)
-        acc = np.matmul(a, b)
-        acc = np.rint(acc).astype(np.int64) if dtype != np.int64 else acc
+        atype, btype = q.qtype_of(op.lhs), q.qtype_of(op.rhs)
+        a, b = _centred(args[0], atype), _centred(args[1], btype)
+        dtype = _dot_dtype(atype, btype, b.shape[-2])
+        acc = np.matmul(a.astype(dtype), b.astype(dtype))
+        if dtype != np.int64:
+            acc = np.rint(acc).astype(np.int64)
         if op.bias is not None:
-            acc = acc + args[2]
+            acc = acc + np.asarray(args[2], dtype=np.int64)
         return (_check_range(op, acc),)
 
     @impl(q.RequantizeOp)
+    @_checked_inputs
     def run_requantize(self, interp: Interpreter, op: q.RequantizeOp, args: PyValues):
         xtype, otype = q.qtype_of(op.input), q.qtype_of(op.output)
         x = _centred(args[0], xtype)
         mult, shift = op.channel_params()
         if len(mult) > 1:
-            axis = xtype.axes.data[0].data
             shape = [1] * x.ndim
-            shape[axis] = len(mult)
+            shape[xtype.quantized_axis] = len(mult)
             mult, shift = mult.reshape(shape), shift.reshape(shape)
+        else:
+            mult, shift = mult[0], shift[0]
         rounding = np.where(shift > 0, np.left_shift(1, np.maximum(shift - 1, 0)), 0)
         y = (x * mult + rounding) >> shift
         y = np.clip(y + otype.zero_point, otype.qmin, otype.qmax)
         return (y.astype(np.int64),)
 
     @impl(q.AddOp)
+    @_checked_inputs
     def run_add(self, interp: Interpreter, op: q.AddOp, args: PyValues):
         ka, kb = op.alignment()
         a = _centred(args[0], q.qtype_of(op.lhs)) << ka
@@ -101,58 +225,60 @@ class QFunctions(InterpreterFunctions):
         return (_check_range(op, a + b),)
 
     @impl(q.ClampOp)
+    @_checked_inputs
     def run_clamp(self, interp: Interpreter, op: q.ClampOp, args: PyValues):
-        return (np.clip(args[0], op.min.value.data, op.max.value.data),)
+        x = np.asarray(args[0], dtype=np.int64)
+        return (np.clip(x, op.min.value.data, op.max.value.data),)
 
     @impl(q.ReluOp)
+    @_checked_inputs
     def run_relu(self, interp: Interpreter, op: q.ReluOp, args: PyValues):
-        x = args[0]
+        x = np.asarray(args[0], dtype=np.int64)
         return (np.maximum(x, q.qtype_of(op.input).zero_point_array(x.shape)),)
 
     @impl(q.MaxPool2dOp)
+    @_checked_inputs
     def run_maxpool2d(self, interp: Interpreter, op: q.MaxPool2dOp, args: PyValues):
-        kernel, strides, pads, dilations, ceil = op.window
         x = np.asarray(args[0], dtype=np.int64)
-        out_shape = _pool_out(x.shape, op)
-        extra = _ceil_extra(x.shape, out_shape, kernel, strides, pads, dilations)
-        fill = np.iinfo(np.int64).min
-        windows, oh, ow = im2col(x, kernel, strides, _grow(pads, extra), dilations, pad_value=fill)
-        y = windows[:, : out_shape[2], : out_shape[3]].max(axis=(4, 5))
+        win, out_shape = _pool_windows(x, op, np.iinfo(np.int64).min)
+        y = win[:, : out_shape[2], : out_shape[3]].max(axis=(4, 5))
         return (np.ascontiguousarray(y.transpose(0, 3, 1, 2)),)
 
     @impl(q.AvgPool2dOp)
+    @_checked_inputs
     def run_avgpool2d(self, interp: Interpreter, op: q.AvgPool2dOp, args: PyValues):
-        kernel, strides, pads, dilations, ceil = op.window
         x = _centred(args[0], q.qtype_of(op.input))
-        out_shape = _pool_out(x.shape, op)
-        extra = _ceil_extra(x.shape, out_shape, kernel, strides, pads, dilations)
-        windows, oh, ow = im2col(x, kernel, strides, _grow(pads, extra), dilations)
-        y = windows[:, : out_shape[2], : out_shape[3]].sum(axis=(4, 5))
+        win, out_shape = _pool_windows(x, op, 0)
+        y = win[:, : out_shape[2], : out_shape[3]].sum(axis=(4, 5))
         return (_check_range(op, np.ascontiguousarray(y.transpose(0, 3, 1, 2))),)
 
     @impl(q.LutOp)
+    @_checked_inputs
     def run_lut(self, interp: Interpreter, op: q.LutOp, args: PyValues):
         table = op.table_levels()
-        return (table[np.asarray(args[0], dtype=np.int64) - q.qtype_of(op.input).min_level],)
+        x = np.asarray(args[0], dtype=np.int64)
+        return (table[x - q.qtype_of(op.input).min_level],)
 
 
-def _pool_out(shape: tuple[int, ...], op) -> tuple[int, ...]:
-    """Output shape of a pool for a concrete input shape."""
+def _pool_windows(
+    x: np.ndarray, op, pad_value: int
+) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Windows of a pooling op and its output shape for a concrete input.
+
+    With ceil_mode, the last windows may reach past the padded input: the
+    bottom/right padding grows (with `pad_value`) until they fit.
+    """
     kernel, strides, pads, dilations, ceil = op.window
-    oh = pool_out_dim(shape[2], kernel[0], strides[0], pads[0], pads[2], dilations[0], ceil)
-    ow = pool_out_dim(shape[3], kernel[1], strides[1], pads[1], pads[3], dilations[1], ceil)
-    return (shape[0], shape[1], oh, ow)
-
-
-def _ceil_extra(shape, out_shape, kernel, strides, pads, dilations) -> tuple[int, int]:
-    """Extra bottom/right padding so that ceil-mode windows fit."""
-    need_h = (out_shape[2] - 1) * strides[0] + dilations[0] * (kernel[0] - 1) + 1
-    need_w = (out_shape[3] - 1) * strides[1] + dilations[1] * (kernel[1] - 1) + 1
-    return (
-        max(0, need_h - (shape[2] + pads[0] + pads[2])),
-        max(0, need_w - (shape[3] + pads[1] + pads[3])),
+    oh = pool_out_dim(
+        x.shape[2], kernel[0], strides[0], pads[0], pads[2], dilations[0], ceil
     )
-
-
-def _grow(pads: tuple[int, ...], extra: tuple[int, int]) -> tuple[int, ...]:
-    return (pads[0], pads[1], pads[2] + extra[0], pads[3] + extra[1])
+    ow = pool_out_dim(
+        x.shape[3], kernel[1], strides[1], pads[1], pads[3], dilations[1], ceil
+    )
+    need_h = (oh - 1) * strides[0] + dilations[0] * (kernel[0] - 1) + 1
+    need_w = (ow - 1) * strides[1] + dilations[1] * (kernel[1] - 1) + 1
+    extra_h = max(0, need_h - (x.shape[2] + pads[0] + pads[2]))
+    extra_w = max(0, need_w - (x.shape[3] + pads[1] + pads[3]))
+    grown = (pads[0], pads[1], pads[2] + extra_h, pads[3] + extra_w)
+    win = windows(x, kernel, strides, grown, dilations, pad_value)
+    return win, (x.shape[0], x.shape[1], oh, ow)

@@ -143,10 +143,9 @@ def test_opt_parse_error(tmp_path: Path) -> None:
     assert proc.stdout == ""
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.splitlines()
+    assert len(lines) == 1
     assert lines[0].startswith(f"qopt-opt: error: {path}:4:")
     assert lines[0].endswith("Operation nn.no_such_op is not registered")
-    assert "nn.no_such_op" in lines[1]
-    assert "^" in lines[2]
 
 
 def test_opt_parsing_diagnostics_exit_zero(tmp_path: Path) -> None:
@@ -165,9 +164,8 @@ def test_opt_verify_error(tmp_path: Path) -> None:
     assert proc.stdout == ""
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.splitlines()
+    assert len(lines) == 1
     assert lines[0].startswith("qopt-opt: error: the input does not verify: 'nn.add'")
-    assert '"nn.add"' in lines[1]  # the offending op, not the whole module
-    assert len(lines) <= 6
 
 
 def test_opt_verify_diagnostics_exit_zero(tmp_path: Path) -> None:
