@@ -10,15 +10,11 @@ result of a bit-growth op is checked against its type's range.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from xdsl.dialects.builtin import TensorType
 from xdsl.interpreter import Interpreter, InterpreterFunctions, impl, register_impls
-from xdsl.ir import BlockArgument
-from xdsl.utils.exceptions import InterpretationError
 
 from qopt.qdialect import q
 from qopt.qdialect.qtypes import QuantizedType
@@ -56,29 +52,6 @@ def level_problem(values: np.ndarray, qtype: QuantizedType) -> str | None:
             f"which {qtype} cannot represent"
         )
     return None
-
-
-def _checked_inputs(fn: Callable) -> Callable:
-    """Check the levels that come from function arguments before `fn` runs:
-    values computed by q ops are in range by construction, inputs are not."""
-
-    @functools.wraps(fn)
-    def wrapper(self, interp: Interpreter, op, args: PyValues):
-        for i, (operand, value) in enumerate(zip(op.operands, args, strict=True)):
-            ty = operand.type
-            if (
-                isinstance(operand, BlockArgument)
-                and isinstance(ty, TensorType)
-                and isinstance(ty.element_type, QuantizedType)
-            ):
-                problem = level_problem(value, ty.element_type)
-                if problem is not None:
-                    raise InterpretationError(
-                        f"{op.name}: operand {i} (argument {operand.index}) {problem}"
-                    )
-        return fn(self, interp, op, args)
-
-    return wrapper
 
 
 def _check_range(op, values: np.ndarray) -> np.ndarray:
@@ -170,12 +143,10 @@ class QFunctions(InterpreterFunctions):
         return (q.qtype_of(op.output).quantize(args[0]),)
 
     @impl(q.DequantizeOp)
-    @_checked_inputs
     def run_dequantize(self, interp: Interpreter, op: q.DequantizeOp, args: PyValues):
         return (q.qtype_of(op.input).dequantize(args[0]),)
 
     @impl(q.Conv2dOp)
-    @_checked_inputs
     def run_conv2d(self, interp: Interpreter, op: q.Conv2dOp, args: PyValues):
         xtype, wtype = q.qtype_of(op.input), q.qtype_of(op.weight)
         x, w = _centred(args[0], xtype), _centred(args[1], wtype)
@@ -187,7 +158,6 @@ class QFunctions(InterpreterFunctions):
         return (_check_range(op, acc),)
 
     @impl(q.MatmulOp)
-    @_checked_inputs
     def run_matmul(self, interp: Interpreter, op: q.MatmulOp, args: PyValues):
         atype, btype = q.qtype_of(op.lhs), q.qtype_of(op.rhs)
         a, b = _centred(args[0], atype), _centred(args[1], btype)
@@ -200,7 +170,6 @@ class QFunctions(InterpreterFunctions):
         return (_check_range(op, acc),)
 
     @impl(q.RequantizeOp)
-    @_checked_inputs
     def run_requantize(self, interp: Interpreter, op: q.RequantizeOp, args: PyValues):
         xtype, otype = q.qtype_of(op.input), q.qtype_of(op.output)
         x = _centred(args[0], xtype)
@@ -217,7 +186,6 @@ class QFunctions(InterpreterFunctions):
         return (y.astype(np.int64),)
 
     @impl(q.AddOp)
-    @_checked_inputs
     def run_add(self, interp: Interpreter, op: q.AddOp, args: PyValues):
         ka, kb = op.alignment()
         a = _centred(args[0], q.qtype_of(op.lhs)) << ka
@@ -225,19 +193,16 @@ class QFunctions(InterpreterFunctions):
         return (_check_range(op, a + b),)
 
     @impl(q.ClampOp)
-    @_checked_inputs
     def run_clamp(self, interp: Interpreter, op: q.ClampOp, args: PyValues):
         x = np.asarray(args[0], dtype=np.int64)
         return (np.clip(x, op.min.value.data, op.max.value.data),)
 
     @impl(q.ReluOp)
-    @_checked_inputs
     def run_relu(self, interp: Interpreter, op: q.ReluOp, args: PyValues):
         x = np.asarray(args[0], dtype=np.int64)
         return (np.maximum(x, q.qtype_of(op.input).zero_point_array(x.shape)),)
 
     @impl(q.MaxPool2dOp)
-    @_checked_inputs
     def run_maxpool2d(self, interp: Interpreter, op: q.MaxPool2dOp, args: PyValues):
         x = np.asarray(args[0], dtype=np.int64)
         win, out_shape = _pool_windows(x, op, np.iinfo(np.int64).min)
@@ -245,7 +210,6 @@ class QFunctions(InterpreterFunctions):
         return (np.ascontiguousarray(y.transpose(0, 3, 1, 2)),)
 
     @impl(q.AvgPool2dOp)
-    @_checked_inputs
     def run_avgpool2d(self, interp: Interpreter, op: q.AvgPool2dOp, args: PyValues):
         x = _centred(args[0], q.qtype_of(op.input))
         win, out_shape = _pool_windows(x, op, 0)
@@ -253,7 +217,6 @@ class QFunctions(InterpreterFunctions):
         return (_check_range(op, np.ascontiguousarray(y.transpose(0, 3, 1, 2))),)
 
     @impl(q.LutOp)
-    @_checked_inputs
     def run_lut(self, interp: Interpreter, op: q.LutOp, args: PyValues):
         table = op.table_levels()
         x = np.asarray(args[0], dtype=np.int64)

@@ -13,6 +13,8 @@ from xdsl.ir import Operation
 from xdsl.utils.exceptions import InterpretationError
 
 from qopt.backends.reference.nn import NNFunctions, numpy_dtype
+from qopt.backends.reference.q import QFunctions, level_problem
+from qopt.qdialect.qtypes import QuantizedType
 from qopt.qdialect.shapes import DYN
 
 
@@ -32,6 +34,10 @@ def _check_input(i: int, value: np.ndarray, ty) -> np.ndarray:
             f"argument {i} has shape {'x'.join(map(str, value.shape))}, "
             f"the function expects {want}"
         )
+    if isinstance(ty.element_type, QuantizedType):
+        problem = level_problem(value, ty.element_type)
+        if problem is not None:
+            raise ExecutionError(f"argument {i} {problem}")
     dtype = numpy_dtype(ty.element_type)
     if value.dtype != dtype:
         if np.issubdtype(dtype, np.integer) and not np.issubdtype(
@@ -60,12 +66,7 @@ def interpreter_for(module: ModuleOp, *listeners: Interpreter.Listener) -> Inter
     interpreter = Interpreter(module, listeners=listeners)
     interpreter.register_implementations(FuncFunctions())
     interpreter.register_implementations(NNFunctions())
-    try:
-        from qopt.backends.reference.q import QFunctions
-    except ImportError:  # the q executor is optional while it is being built
-        pass
-    else:
-        interpreter.register_implementations(QFunctions())
+    interpreter.register_implementations(QFunctions())
     return interpreter
 
 
