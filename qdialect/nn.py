@@ -1,7 +1,9 @@
 """The `nn` dialect: the float graph of a neural network, as imported.
 
-Every op works on builtin ranked tensors of floats (`tensor<1x3x32x32xf32>`),
-with ONNX's semantics (layouts NCHW and OIHW, numpy broadcasting). Each op's
+Every op works on builtin ranked tensors (`tensor<1x3x32x32xf32>`), with
+ONNX's semantics (layouts NCHW and OIHW, numpy broadcasting): compute ops on
+floats, elementwise arithmetic also on integers, comparisons giving `i1`, and
+layout ops on any element type, where ONNX allows them. Each op's
 verifier recomputes the result shape from the operands and properties and
 rejects any mismatch, so a graph that verifies has consistent shapes; a
 dynamic dimension (`?`) is carried through, never guessed. The exact
@@ -17,18 +19,24 @@ from xdsl.dialects.builtin import (
     BoolAttr,
     DenseArrayBase,
     DenseIntOrFPElementsAttr,
+    Float16Type,
+    Float32Type,
+    Float64Type,
     FloatAttr,
     IntegerAttr,
     IntegerType,
+    Signedness,
     StringAttr,
     TensorType,
     f32,
+    i1,
     i64,
 )
 from xdsl.ir import Attribute, Dialect, SSAValue
 from xdsl.irdl import (
     AnyAttr,
     IRDLOperation,
+    MessageConstraint,
     ParsePropInAttrDict,
     irdl_op_definition,
     operand_def,
@@ -63,7 +71,13 @@ from qopt.qdialect.shapes import (
     slice_out_dim,
 )
 
-FloatTensor = TensorType.constr(AnyFloat)
+FloatTensor = TensorType.constr(
+    MessageConstraint(AnyFloat, "expected a tensor of floats (f16, f32, f64, ...)")
+)
+NumericTensor = TensorType.constr(
+    MessageConstraint(AnyFloat | IntegerType, "expected a tensor of floats or integers")
+)
+BoolTensor = TensorType.constr(MessageConstraint(i1, "expected a tensor of i1"))
 AnyTensor = TensorType.constr(AnyAttr())
 
 GENERIC_FORMAT = "operands attr-dict `:` functional-type(operands, results)"
@@ -123,6 +137,17 @@ def check_same_element_type(op_name: str, values: Sequence[SSAValue]) -> None:
             f"'{op_name}': operands and results must have the same element type, "
             f"got {', '.join(str(t) for t in types)}"
         )
+
+
+def is_bool(ty: Attribute) -> bool:
+    """Whether `ty` is `i1`, the boolean element type."""
+    return isinstance(ty, IntegerType) and ty.width.data == 1
+
+
+def check_not_bool(op_name: str, value: SSAValue) -> None:
+    """Raise if `value` holds booleans (`i1`): arithmetic needs numbers."""
+    if is_bool(element_type(value)):
+        raise VerifyException(f"'{op_name}': expects float or integer elements, not i1")
 
 
 def check_axes(
@@ -203,12 +228,27 @@ class UnaryOp(NNOp):
         return shape_of(self.input)
 
 
-class BinaryOp(NNOp):
-    """An elementwise op of two float tensors with numpy broadcasting."""
+class NumericUnaryOp(UnaryOp):
+    """A unary elementwise op that also takes integer tensors (not `i1`)."""
 
-    lhs = operand_def(FloatTensor)
-    rhs = operand_def(FloatTensor)
-    output = result_def(FloatTensor)
+    input = operand_def(NumericTensor)
+    output = result_def(NumericTensor)
+
+    def verify_element_types(self) -> None:
+        super().verify_element_types()
+        check_not_bool(self.name, self.input)
+
+
+class BinaryOp(NNOp):
+    """An elementwise op of two float or integer tensors with numpy broadcasting.
+
+    Both operands and the result have one element type, float or integer
+    (not `i1`).
+    """
+
+    lhs = operand_def(NumericTensor)
+    rhs = operand_def(NumericTensor)
+    output = result_def(NumericTensor)
 
     traits = traits_def(Pure())
 
@@ -217,6 +257,40 @@ class BinaryOp(NNOp):
     def __init__(self, lhs: SSAValue, rhs: SSAValue):
         shape = broadcast_shapes(self.name, shape_of(lhs), shape_of(rhs))
         super().__init__(operands=[lhs, rhs], result_types=[tensor_like(lhs, shape)])
+
+    def verify_element_types(self) -> None:
+        super().verify_element_types()
+        check_not_bool(self.name, self.lhs)
+
+    def infer_shape(self) -> Shape:
+        return broadcast_shapes(self.name, shape_of(self.lhs), shape_of(self.rhs))
+
+
+class CompareOp(NNOp):
+    """An elementwise comparison of two tensors with numpy broadcasting.
+
+    The operands have one element type (float or integer); the result is a
+    tensor of `i1` of the broadcast shape.
+    """
+
+    lhs = operand_def(NumericTensor)
+    rhs = operand_def(NumericTensor)
+    output = result_def(BoolTensor)
+
+    traits = traits_def(Pure())
+
+    assembly_format = GENERIC_FORMAT
+
+    def __init__(self, lhs: SSAValue, rhs: SSAValue):
+        shape = broadcast_shapes(self.name, shape_of(lhs), shape_of(rhs))
+        super().__init__(operands=[lhs, rhs], result_types=[TensorType(i1, shape)])
+
+    def verify_element_types(self) -> None:
+        if element_type(self.lhs) != element_type(self.rhs):
+            raise VerifyException(
+                f"'{self.name}': operands must have the same element type, got "
+                f"{element_type(self.lhs)}, {element_type(self.rhs)}"
+            )
 
     def infer_shape(self) -> Shape:
         return broadcast_shapes(self.name, shape_of(self.lhs), shape_of(self.rhs))
@@ -227,12 +301,33 @@ class BinaryOp(NNOp):
 # --------------------------------------------------------------------------- #
 
 
+def dense_text(value: DenseIntOrFPElementsAttr) -> str:
+    """The text of a dense attribute that parses back to the same bits.
+
+    xDSL 0.74 prints a float element that is NaN, infinite, or integral with
+    more than 6 digits (1234567.0) as a hex bit pattern (`0xff800000`),
+    which its parser reads back as an integer value. A small float constant
+    with such an element is therefore printed as the hex string of its
+    storage, `dense<"0x0000807F"> : tensor<f32>`, which parses exactly.
+    """
+    text = str(value)
+    if (
+        isinstance(value.get_element_type(), AnyFloat)
+        and "0x" in text
+        and not text.startswith('dense<"')
+    ):
+        text = f'dense<"0x{value.data.data.hex().upper()}"> : {value.get_type()}'
+    return text
+
+
 @irdl_op_definition
 class ConstantOp(NNOp):
     """A constant tensor (weights, biases, shapes).
 
     Syntax: `%w = nn.constant dense<...> : tensor<4x3xf32>`. xDSL prints a
-    large `dense` as one hex string, so weights round-trip bit-exactly.
+    large `dense` as one hex string, so weights round-trip bit-exactly; so
+    does a small float constant with NaN, infinite or large integral values
+    (see `dense_text`; in the generic format xDSL's own printing applies).
     """
 
     name = "nn.constant"
@@ -256,8 +351,7 @@ class ConstantOp(NNOp):
         return op
 
     def print(self, printer: Printer) -> None:
-        printer.print_string(" ")
-        printer.print_attribute(self.value)
+        printer.print_string(" " + dense_text(self.value))
         printer.print_op_attributes(self.attributes)
 
     def verify_(self) -> None:
@@ -368,6 +462,143 @@ class Conv2dOp(NNOp):
         if (oh != DYN and oh < 1) or (ow != DYN and ow < 1):
             raise VerifyException(f"'{self.name}': the window does not fit the input")
         return (x[0], w[0], oh, ow)
+
+
+@irdl_op_definition
+class ConvTranspose2dOp(NNOp):
+    """2-D transposed convolution, ONNX `ConvTranspose` on NCHW input.
+
+    Operands: input [N, C, H, W], weight [C, O/group, kh, kw] (IOHW, as in
+    ONNX), optional bias [O]. Properties: `strides` [sh, sw], `pads` [top,
+    left, bottom, right], `dilations` [dh, dw], `group`, `output_padding`
+    [oph, opw] (defaults 1, 0, 1, 1, 0). Every input element scatters its
+    products with the kernel into the full output,
+
+        full[n, g*O/group + o, i*sh + a*dh, j*sw + b*dw]
+            += x[n, g*C/group + c, i, j] * w[g*C/group + c, o, a, b],
+
+    of size (H-1)*sh + dh*(kh-1) + 1 + oph (likewise for W), the
+    `output_padding` rows/columns at the bottom/right receiving nothing; the
+    result is `full` with `top`/`bottom` rows and `left`/`right` columns
+    removed, plus the bias, so OH = (H-1)*sh - top - bottom + dh*(kh-1) +
+    oph + 1. ONNX's `output_shape` and `auto_pad` are resolved into `pads`
+    by the importer.
+    """
+
+    name = "nn.conv_transpose2d"
+
+    input = operand_def(FloatTensor)
+    weight = operand_def(FloatTensor)
+    bias = opt_operand_def(FloatTensor)
+    output = result_def(FloatTensor)
+
+    strides = opt_prop_def(DenseArrayBase)
+    pads = opt_prop_def(DenseArrayBase)
+    dilations = opt_prop_def(DenseArrayBase)
+    group = opt_prop_def(IntegerAttr)
+    output_padding = opt_prop_def(DenseArrayBase)
+
+    traits = traits_def(Pure())
+
+    assembly_format = GENERIC_FORMAT
+
+    def __init__(
+        self,
+        input: SSAValue,
+        weight: SSAValue,
+        bias: SSAValue | None = None,
+        *,
+        strides: Sequence[int] = (1, 1),
+        pads: Sequence[int] = (0, 0, 0, 0),
+        dilations: Sequence[int] = (1, 1),
+        group: int = 1,
+        output_padding: Sequence[int] = (0, 0),
+    ):
+        props: dict[str, Attribute] = {}
+        if tuple(strides) != (1, 1):
+            props["strides"] = i64_array(strides)
+        if tuple(pads) != (0, 0, 0, 0):
+            props["pads"] = i64_array(pads)
+        if tuple(dilations) != (1, 1):
+            props["dilations"] = i64_array(dilations)
+        if group != 1:
+            props["group"] = i64_attr(group)
+        if tuple(output_padding) != (0, 0):
+            props["output_padding"] = i64_array(output_padding)
+        super().__init__(
+            operands=[input, weight, bias], properties=props, result_types=[input.type]
+        )
+        self.set_result_type(tensor_like(input, self.infer_shape()))
+
+    @property
+    def attrs(
+        self,
+    ) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], int, tuple[int, ...]]:
+        """(strides, pads, dilations, group, output_padding), defaults filled in."""
+        return (
+            ints(self.strides, (1, 1)),
+            ints(self.pads, (0, 0, 0, 0)),
+            ints(self.dilations, (1, 1)),
+            int_value(self.group, 1),
+            ints(self.output_padding, (0, 0)),
+        )
+
+    def infer_shape(self) -> Shape:
+        x, w = shape_of(self.input), shape_of(self.weight)
+        strides, pads, dilations, group, output_padding = self.attrs
+        if len(x) != 4 or len(w) != 4:
+            raise VerifyException(
+                f"'{self.name}': expects a rank-4 input and weight, got "
+                f"{fmt_shape(x)} and {fmt_shape(w)}"
+            )
+        if (
+            len(strides) != 2
+            or len(dilations) != 2
+            or len(output_padding) != 2
+            or len(pads) != 4
+        ):
+            raise VerifyException(
+                f"'{self.name}': strides, dilations and output_padding need 2 "
+                "values, pads 4"
+            )
+        if min(strides) < 1 or min(dilations) < 1 or min(pads) < 0:
+            raise VerifyException(
+                f"'{self.name}': strides and dilations must be >= 1 and pads >= 0"
+            )
+        for i in range(2):
+            if not 0 <= output_padding[i] < max(strides[i], dilations[i]):
+                raise VerifyException(
+                    f"'{self.name}': output_padding {list(output_padding)} must be "
+                    ">= 0 and smaller than max(stride, dilation) on each axis"
+                )
+        if group < 1 or w[0] % group != 0:
+            raise VerifyException(
+                f"'{self.name}': group {group} must divide the {w[0]} input "
+                "channels of the weight"
+            )
+        if not dims_compatible(x[1], w[0]):
+            raise VerifyException(
+                f"'{self.name}': input has {x[1]} channels, weight expects {w[0]}"
+            )
+        out_channels = w[1] * group
+        if self.bias is not None and shape_of(self.bias) != (out_channels,):
+            raise VerifyException(
+                f"'{self.name}': bias has shape {fmt_shape(shape_of(self.bias))}, "
+                f"expected {out_channels}"
+            )
+        out = []
+        for i in range(2):
+            size = x[2 + i]
+            if size == DYN:
+                out.append(DYN)
+                continue
+            full = (size - 1) * strides[i] + dilations[i] * (w[2 + i] - 1) + 1
+            out.append(full + output_padding[i] - pads[i] - pads[i + 2])
+        if any(o != DYN and o < 1 for o in out):
+            raise VerifyException(
+                f"'{self.name}': pads {list(pads)} remove the whole output"
+            )
+        return (x[0], out_channels, out[0], out[1])
 
 
 @irdl_op_definition
@@ -604,14 +835,75 @@ class LayerNormOp(NNOp):
 
 
 @irdl_op_definition
-class SoftmaxOp(UnaryOp):
-    """Softmax along one axis, ONNX `Softmax` (opset 13).
+class LRNOp(NNOp):
+    """Local response normalisation across channels, ONNX `LRN`.
 
-    y = exp(x - max(x)) / sum(exp(x - max(x))), max and sum over `axis`
-    (default -1), evaluated in float32 with the maximum subtracted first.
+    For an input [N, C, d1, ..., dk] (rank >= 2), with
+    lo = floor((size - 1) / 2) and hi = ceil((size - 1) / 2),
+
+        square_sum[n, c, ...] = sum_{c' = max(0, c - lo)}^{min(C - 1, c + hi)}
+                                x[n, c', ...]^2
+        y = x / (bias + alpha / size * square_sum) ^ beta
+
+    Properties: `size` (required, >= 1), `alpha` (default 1e-4), `beta`
+    (default 0.75), `bias` (default 1.0).
     """
 
-    name = "nn.softmax"
+    name = "nn.lrn"
+
+    input = operand_def(FloatTensor)
+    output = result_def(FloatTensor)
+
+    size = prop_def(IntegerAttr)
+    alpha = opt_prop_def(FloatAttr)
+    beta = opt_prop_def(FloatAttr)
+    bias = opt_prop_def(FloatAttr)
+
+    traits = traits_def(Pure())
+
+    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
+
+    def __init__(
+        self,
+        input: SSAValue,
+        size: int,
+        *,
+        alpha: float = 1e-4,
+        beta: float = 0.75,
+        bias: float = 1.0,
+    ):
+        props: dict[str, Attribute] = {"size": i64_attr(size)}
+        if alpha != 1e-4:
+            props["alpha"] = f32_attr(alpha)
+        if beta != 0.75:
+            props["beta"] = f32_attr(beta)
+        if bias != 1.0:
+            props["bias"] = f32_attr(bias)
+        super().__init__(operands=[input], properties=props, result_types=[input.type])
+
+    @property
+    def attrs(self) -> tuple[int, float, float, float]:
+        """(size, alpha, beta, bias) with defaults filled in."""
+        return (
+            self.size.value.data,
+            float_value(self.alpha, 1e-4),
+            float_value(self.beta, 0.75),
+            float_value(self.bias, 1.0),
+        )
+
+    def infer_shape(self) -> Shape:
+        x = shape_of(self.input)
+        if len(x) < 2:
+            raise VerifyException(f"'{self.name}': input must have a channel axis")
+        if self.attrs[0] < 1:
+            raise VerifyException(
+                f"'{self.name}': size must be >= 1, got {self.attrs[0]}"
+            )
+        return x
+
+
+class AxisUnaryOp(UnaryOp):
+    """A unary op along one axis (`axis`, default -1) of a tensor of rank >= 1."""
 
     axis = opt_prop_def(IntegerAttr)
 
@@ -629,6 +921,28 @@ class SoftmaxOp(UnaryOp):
             raise VerifyException(f"'{self.name}': input must have rank >= 1")
         normalize_axis(self.name, self.attrs, len(x))
         return x
+
+
+@irdl_op_definition
+class SoftmaxOp(AxisUnaryOp):
+    """Softmax along one axis, ONNX `Softmax` (opset 13).
+
+    y = exp(x - max(x)) / sum(exp(x - max(x))), max and sum over `axis`
+    (default -1), evaluated in float32 with the maximum subtracted first.
+    """
+
+    name = "nn.softmax"
+
+
+@irdl_op_definition
+class LogSoftmaxOp(AxisUnaryOp):
+    """Log of the softmax along one axis, ONNX `LogSoftmax` (opset 13).
+
+    With d = x - max(x): y = d - log(sum(exp(d))), max and sum over `axis`
+    (default -1), in float32 in this order.
+    """
+
+    name = "nn.log_softmax"
 
 
 # --------------------------------------------------------------------------- #
@@ -665,8 +979,8 @@ class DivOp(BinaryOp):
 
 
 @irdl_op_definition
-class ReluOp(UnaryOp):
-    """ONNX `Relu`: y = max(x, 0)."""
+class ReluOp(NumericUnaryOp):
+    """ONNX `Relu`: y = max(x, 0) (float or integer elements)."""
 
     name = "nn.relu"
 
@@ -689,11 +1003,13 @@ class LeakyReluOp(UnaryOp):
 
 
 @irdl_op_definition
-class ClipOp(UnaryOp):
+class ClipOp(NumericUnaryOp):
     """ONNX `Clip`: y = min(max(x, min), max).
 
     `min` and `max` are optional float properties; a missing bound is
-    -inf / +inf. If min > max, every element becomes max (as in ONNX).
+    -inf / +inf. If min > max, every element becomes max (as in ONNX). On
+    integer elements the bounds become ceil(min) and floor(max) (a missing
+    bound is the type's limit).
     """
 
     name = "nn.clip"
@@ -787,9 +1103,296 @@ class SqrtOp(UnaryOp):
 
 @irdl_op_definition
 class PowOp(BinaryOp):
-    """ONNX `Pow`: y = lhs ^ rhs with numpy broadcasting (C `powf`)."""
+    """ONNX `Pow`: y = lhs ^ rhs with numpy broadcasting (C `pow`).
+
+    As in ONNX, the exponent may have another element type than the base
+    (e.g. f32 ^ i64); the result has the base's. A float base is raised in
+    its own precision (the exponent converted to it); an integer base is
+    raised in float64 and truncated toward zero like `nn.cast`
+    (3 ^ -1 = 0).
+    """
 
     name = "nn.pow"
+
+    def verify_element_types(self) -> None:
+        check_same_element_type(self.name, [self.lhs, self.output])
+        check_not_bool(self.name, self.lhs)
+        check_not_bool(self.name, self.rhs)
+
+
+@irdl_op_definition
+class MinOp(BinaryOp):
+    """ONNX `Min` of two operands: y = min(lhs, rhs), broadcasting; NaN wins.
+
+    ONNX's variadic `Min` becomes a chain of these.
+    """
+
+    name = "nn.min"
+
+
+@irdl_op_definition
+class MaxOp(BinaryOp):
+    """ONNX `Max` of two operands: y = max(lhs, rhs), broadcasting; NaN wins.
+
+    ONNX's variadic `Max` becomes a chain of these.
+    """
+
+    name = "nn.max"
+
+
+@irdl_op_definition
+class NegOp(NumericUnaryOp):
+    """ONNX `Neg`: y = -x (integers wrap: -INT_MIN = INT_MIN)."""
+
+    name = "nn.neg"
+
+
+@irdl_op_definition
+class AbsOp(NumericUnaryOp):
+    """ONNX `Abs`: y = |x| (integers wrap: |INT_MIN| = INT_MIN)."""
+
+    name = "nn.abs"
+
+
+@irdl_op_definition
+class LogOp(UnaryOp):
+    """ONNX `Log`: y = ln(x) (-inf for 0, NaN for x < 0)."""
+
+    name = "nn.log"
+
+
+@irdl_op_definition
+class ReciprocalOp(UnaryOp):
+    """ONNX `Reciprocal`: y = 1 / x (IEEE: 1/0 = inf)."""
+
+    name = "nn.reciprocal"
+
+
+@irdl_op_definition
+class SoftplusOp(UnaryOp):
+    """ONNX `Softplus`: y = ln(exp(x) + 1), evaluated without overflow."""
+
+    name = "nn.softplus"
+
+
+@irdl_op_definition
+class SoftsignOp(UnaryOp):
+    """ONNX `Softsign`: y = x / (1 + |x|)."""
+
+    name = "nn.softsign"
+
+
+@irdl_op_definition
+class EluOp(UnaryOp):
+    """ONNX `Elu`: y = x if x >= 0 else alpha * (exp(x) - 1) (alpha default 1.0)."""
+
+    name = "nn.elu"
+
+    alpha = opt_prop_def(FloatAttr)
+
+    def __init__(self, input: SSAValue, alpha: float = 1.0):
+        super().__init__(input, {"alpha": f32_attr(alpha)} if alpha != 1.0 else None)
+
+    @property
+    def attrs(self) -> float:
+        """alpha, default 1.0."""
+        return float_value(self.alpha, 1.0)
+
+
+SELU_ALPHA = 1.67326319217681884765625
+SELU_GAMMA = 1.05070102214813232421875
+
+
+@irdl_op_definition
+class SeluOp(UnaryOp):
+    """ONNX `Selu`: y = gamma * x if x > 0 else gamma * alpha * (exp(x) - 1).
+
+    Defaults: alpha = 1.67326319217681884765625, gamma =
+    1.05070102214813232421875 (ONNX's float32 constants).
+    """
+
+    name = "nn.selu"
+
+    alpha = opt_prop_def(FloatAttr)
+    gamma = opt_prop_def(FloatAttr)
+
+    def __init__(
+        self, input: SSAValue, alpha: float = SELU_ALPHA, gamma: float = SELU_GAMMA
+    ):
+        props: dict[str, Attribute] = {}
+        if alpha != SELU_ALPHA:
+            props["alpha"] = f32_attr(alpha)
+        if gamma != SELU_GAMMA:
+            props["gamma"] = f32_attr(gamma)
+        super().__init__(input, props)
+
+    @property
+    def attrs(self) -> tuple[float, float]:
+        """(alpha, gamma) with defaults filled in."""
+        return float_value(self.alpha, SELU_ALPHA), float_value(self.gamma, SELU_GAMMA)
+
+
+@irdl_op_definition
+class HardSigmoidOp(UnaryOp):
+    """ONNX `HardSigmoid`: y = max(0, min(1, alpha * x + beta)).
+
+    Defaults: alpha = 0.2, beta = 0.5.
+    """
+
+    name = "nn.hard_sigmoid"
+
+    alpha = opt_prop_def(FloatAttr)
+    beta = opt_prop_def(FloatAttr)
+
+    def __init__(self, input: SSAValue, alpha: float = 0.2, beta: float = 0.5):
+        props: dict[str, Attribute] = {}
+        if alpha != 0.2:
+            props["alpha"] = f32_attr(alpha)
+        if beta != 0.5:
+            props["beta"] = f32_attr(beta)
+        super().__init__(input, props)
+
+    @property
+    def attrs(self) -> tuple[float, float]:
+        """(alpha, beta) with defaults filled in."""
+        return float_value(self.alpha, 0.2), float_value(self.beta, 0.5)
+
+
+@irdl_op_definition
+class HardSwishOp(UnaryOp):
+    """ONNX `HardSwish`: y = x * max(0, min(1, x / 6 + 0.5)).
+
+    As ONNX's function body, `x / 6` is `alpha * x` with alpha = 1/6 rounded
+    to the element type.
+    """
+
+    name = "nn.hard_swish"
+
+
+@irdl_op_definition
+class PReluOp(NNOp):
+    """ONNX `PRelu`: y = x if x >= 0 else slope * x.
+
+    `slope` broadcasts unidirectionally to the input (e.g. [C, 1, 1] for an
+    NCHW input); the result has the input's shape.
+    """
+
+    name = "nn.prelu"
+
+    input = operand_def(FloatTensor)
+    slope = operand_def(FloatTensor)
+    output = result_def(FloatTensor)
+
+    traits = traits_def(Pure())
+
+    assembly_format = GENERIC_FORMAT
+
+    def __init__(self, input: SSAValue, slope: SSAValue):
+        super().__init__(operands=[input, slope], result_types=[input.type])
+
+    def infer_shape(self) -> Shape:
+        x, s = shape_of(self.input), shape_of(self.slope)
+        if not broadcasts_to(s, x):
+            raise VerifyException(
+                f"'{self.name}': slope of shape {fmt_shape(s)} does not broadcast "
+                f"to the input shape {fmt_shape(x)}"
+            )
+        return x
+
+
+# --------------------------------------------------------------------------- #
+# Comparison and selection
+# --------------------------------------------------------------------------- #
+
+
+@irdl_op_definition
+class EqualOp(CompareOp):
+    """ONNX `Equal`: y = (lhs == rhs) as i1, broadcasting (NaN is unequal).
+
+    The operands may be float, integer or i1 tensors.
+    """
+
+    name = "nn.equal"
+
+
+@irdl_op_definition
+class LessOp(CompareOp):
+    """ONNX `Less`: y = (lhs < rhs) as i1, broadcasting (false with NaN).
+
+    The operands are float or integer tensors (not i1).
+    """
+
+    name = "nn.less"
+
+    def verify_element_types(self) -> None:
+        super().verify_element_types()
+        check_not_bool(self.name, self.lhs)
+
+
+@irdl_op_definition
+class GreaterOp(CompareOp):
+    """ONNX `Greater`: y = (lhs > rhs) as i1, broadcasting (false with NaN).
+
+    The operands are float or integer tensors (not i1).
+    """
+
+    name = "nn.greater"
+
+    def verify_element_types(self) -> None:
+        super().verify_element_types()
+        check_not_bool(self.name, self.lhs)
+
+
+@irdl_op_definition
+class NotOp(NNOp):
+    """ONNX `Not`: logical negation of a tensor of i1."""
+
+    name = "nn.not"
+
+    input = operand_def(BoolTensor)
+    output = result_def(BoolTensor)
+
+    traits = traits_def(Pure())
+
+    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, input: SSAValue):
+        super().__init__(operands=[input], result_types=[input.type])
+
+    def infer_shape(self) -> Shape:
+        return shape_of(self.input)
+
+
+@irdl_op_definition
+class WhereOp(NNOp):
+    """ONNX `Where`: y = x where cond else y, all three broadcasting (numpy).
+
+    `cond` is a tensor of i1; `x`, `y` and the result have one element type
+    (any).
+    """
+
+    name = "nn.where"
+
+    cond = operand_def(BoolTensor)
+    x = operand_def(AnyTensor)
+    y = operand_def(AnyTensor)
+    output = result_def(AnyTensor)
+
+    traits = traits_def(Pure())
+
+    assembly_format = GENERIC_FORMAT
+
+    def __init__(self, cond: SSAValue, x: SSAValue, y: SSAValue):
+        shape = broadcast_shapes(self.name, shape_of(cond), shape_of(x), shape_of(y))
+        super().__init__(operands=[cond, x, y], result_types=[tensor_like(x, shape)])
+
+    def verify_element_types(self) -> None:
+        check_same_element_type(self.name, [self.x, self.y, self.output])
+
+    def infer_shape(self) -> Shape:
+        return broadcast_shapes(
+            self.name, shape_of(self.cond), shape_of(self.x), shape_of(self.y)
+        )
 
 
 # --------------------------------------------------------------------------- #
@@ -1383,6 +1986,205 @@ class GatherOp(NNOp):
         return (*x[:axis], *idx, *x[axis + 1 :])
 
 
+PAD_MODES = ("constant", "reflect", "edge")
+
+
+@irdl_op_definition
+class PadOp(NNOp):
+    """ONNX `Pad` with constant pads (opset 11+, all axes).
+
+    `pads` (required) holds 2 * rank values in ONNX's order [x1_begin,
+    x2_begin, ..., x1_end, x2_end, ...]; the result has size
+    d + begin + end on each axis. Negative pads crop: the input is first
+    cut by the negative amounts, then the positive amounts are added to
+    the cropped tensor according to `mode`:
+
+    - "constant" (default): new elements are `value` (f32, default 0.0,
+      converted to the element type; on integer tensors it must be integral);
+    - "reflect": mirror without repeating the edge (numpy's "reflect";
+      a pad must be <= the cropped size - 1);
+    - "edge": repeat the edge element (the cropped size must be >= 1).
+
+    Float, integer and i1 tensors are accepted.
+    """
+
+    name = "nn.pad"
+
+    input = operand_def(NumericTensor)
+    output = result_def(NumericTensor)
+
+    pads = prop_def(DenseArrayBase)
+    mode = opt_prop_def(StringAttr)
+    value = opt_prop_def(FloatAttr)
+
+    traits = traits_def(Pure())
+
+    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
+
+    def __init__(
+        self,
+        input: SSAValue,
+        pads: Sequence[int],
+        mode: str = "constant",
+        value: float = 0.0,
+    ):
+        props: dict[str, Attribute] = {"pads": i64_array(pads)}
+        if mode != "constant":
+            props["mode"] = StringAttr(mode)
+        if value != 0.0:
+            props["value"] = f32_attr(value)
+        super().__init__(operands=[input], properties=props, result_types=[input.type])
+        self.set_result_type(tensor_like(input, self.infer_shape()))
+
+    @property
+    def attrs(self) -> tuple[tuple[int, ...], str, float]:
+        """(pads, mode, value) with defaults filled in."""
+        mode = "constant" if self.mode is None else self.mode.data
+        return tuple(self.pads.get_values()), mode, float_value(self.value, 0.0)
+
+    def infer_shape(self) -> Shape:
+        x = shape_of(self.input)
+        pads, mode, value = self.attrs
+        rank = len(x)
+        if len(pads) != 2 * rank:
+            raise VerifyException(
+                f"'{self.name}': pads has {len(pads)} values, expected 2 x rank = "
+                f"{2 * rank}"
+            )
+        if mode not in PAD_MODES:
+            raise VerifyException(
+                f'\'{self.name}\': mode must be "constant", "reflect" or "edge", '
+                f'got "{mode}"'
+            )
+        elt = element_type(self.input)
+        if isinstance(elt, IntegerType) and not float(value).is_integer():
+            raise VerifyException(
+                f"'{self.name}': value {value} is not an integer, but the tensor "
+                f"holds {elt}"
+            )
+        out: list[int] = []
+        for i, d in enumerate(x):
+            begin, end = pads[i], pads[rank + i]
+            if d == DYN:
+                out.append(DYN)
+                continue
+            cropped = d + min(begin, 0) + min(end, 0)
+            if cropped < 0:
+                raise VerifyException(
+                    f"'{self.name}': pads {list(pads)} crop axis {i} of size {d} "
+                    "below 0"
+                )
+            grow = max(begin, 0) + max(end, 0)
+            if mode == "reflect" and max(begin, end) > cropped - 1 and grow > 0:
+                raise VerifyException(
+                    f"'{self.name}': reflect pads {begin}, {end} on axis {i} must "
+                    f"be smaller than the (cropped) size {cropped}"
+                )
+            if mode == "edge" and cropped == 0 and grow > 0:
+                raise VerifyException(
+                    f"'{self.name}': edge padding of axis {i} needs a non-empty "
+                    "(cropped) axis"
+                )
+            out.append(cropped + grow)
+        return tuple(out)
+
+
+@irdl_op_definition
+class ExpandOp(NNOp):
+    """ONNX `Expand`: broadcast the input to a larger shape (numpy rules).
+
+    The target shape is the result type: the result shape must equal
+    broadcast(input shape, result shape), i.e. the input broadcasts
+    unidirectionally to the result (ONNX's shape input may have 1s where
+    the input is larger; the importer puts the broadcast shape into the
+    result type). At run time a dynamic result dimension takes the size of
+    the input's (aligned) dimension, or 1 if the input has no such axis.
+    Any element type.
+    """
+
+    name = "nn.expand"
+
+    input = operand_def(AnyTensor)
+    output = result_def(AnyTensor)
+
+    traits = traits_def(Pure())
+
+    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, input: SSAValue, shape: Sequence[int]):
+        target = broadcast_shapes(self.name, shape_of(input), tuple(shape))
+        super().__init__(operands=[input], result_types=[tensor_like(input, target)])
+
+    def infer_shape(self) -> Shape:
+        return broadcast_shapes(self.name, shape_of(self.input), shape_of(self.output))
+
+
+# --------------------------------------------------------------------------- #
+# Conversion
+# --------------------------------------------------------------------------- #
+
+
+def is_cast_type(ty: Attribute) -> bool:
+    """Whether `nn.cast` converts from and to `ty`: f16/f32/f64, i1, and
+    signless or signed integers of 8, 16, 32 or 64 bits, ui8, ui16."""
+    if isinstance(ty, Float16Type | Float32Type | Float64Type):
+        return True
+    if not isinstance(ty, IntegerType):
+        return False
+    width, signedness = ty.width.data, ty.signedness.data
+    if width == 1:
+        return signedness == Signedness.SIGNLESS
+    if signedness == Signedness.UNSIGNED:
+        return width in (8, 16)
+    return width in (8, 16, 32, 64)
+
+
+@irdl_op_definition
+class CastOp(NNOp):
+    """ONNX `Cast`: convert the elements to the result's element type.
+
+    Supported element types, in any direction: f16, f32, f64, i1 and
+    (signless or signed) i8, i16, i32, i64, ui8, ui16. Rules:
+
+    - float -> float rounds to nearest even (overflow gives +-inf);
+    - integer -> float rounds to nearest even;
+    - float -> integer truncates toward zero; a NaN, infinite or
+      out-of-range value (undefined in ONNX) gives what ONNX Runtime gives
+      on x86-64: the value is first converted to int64 (for i64) or int32
+      (narrower types), out-of-range becoming INT64_MIN / INT32_MIN, then
+      wrapped like an integer;
+    - integer -> integer wraps (two's complement, keeps the low bits);
+    - anything -> i1 is x != 0 (NaN is true); i1 -> anything is 0 or 1.
+    """
+
+    name = "nn.cast"
+
+    input = operand_def(AnyTensor)
+    output = result_def(AnyTensor)
+
+    traits = traits_def(Pure())
+
+    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, input: SSAValue, element_type: Attribute):
+        super().__init__(
+            operands=[input],
+            result_types=[TensorType(element_type, shape_of(input))],
+        )
+
+    def verify_element_types(self) -> None:
+        for what, value in (("input", self.input), ("result", self.output)):
+            ty = element_type(value)
+            if not is_cast_type(ty):
+                raise VerifyException(
+                    f"'{self.name}': cannot cast {what} elements of type {ty} "
+                    "(supported: f16, f32, f64, i1, i8, i16, i32, i64, ui8, ui16)"
+                )
+
+    def infer_shape(self) -> Shape:
+        return shape_of(self.input)
+
+
 # --------------------------------------------------------------------------- #
 # Reductions
 # --------------------------------------------------------------------------- #
@@ -1489,6 +2291,31 @@ NN_OPS = [
     ReduceMeanOp,
     ReduceSumOp,
     ReduceMaxOp,
+    # added for the ONNX model zoo and Transformer encoders
+    ConvTranspose2dOp,
+    LRNOp,
+    LogSoftmaxOp,
+    PReluOp,
+    EluOp,
+    SeluOp,
+    SoftplusOp,
+    SoftsignOp,
+    NegOp,
+    AbsOp,
+    LogOp,
+    ReciprocalOp,
+    HardSigmoidOp,
+    HardSwishOp,
+    MinOp,
+    MaxOp,
+    EqualOp,
+    LessOp,
+    GreaterOp,
+    NotOp,
+    WhereOp,
+    PadOp,
+    ExpandOp,
+    CastOp,
 ]
 
 NN = Dialect("nn", NN_OPS, [])

@@ -1,7 +1,9 @@
 """Reference implementations of the `nn` ops: numpy, float32, batch-vectorised.
 
 Each implementation follows ONNX's definition of the op it mirrors (see
-`docs/dialects/nn.md`). Convolutions go through im2col + one matmul.
+`docs/dialects/nn.md`). Convolutions go through im2col + one matmul,
+transposed convolutions through one matmul + col2im. Integer tensors are held
+as int64 and wrapped to their type's width (`wrap_integers`).
 """
 
 from __future__ import annotations
@@ -113,9 +115,75 @@ def result_dtype(op, index: int = 0) -> np.dtype:
     return numpy_dtype(ty.element_type)
 
 
+def result_element_type(op, index: int = 0) -> Attribute:
+    """The element type of a result."""
+    ty = op.results[index].type
+    assert isinstance(ty, TensorType)
+    return ty.element_type
+
+
 def as_result(op, value: np.ndarray, index: int = 0) -> np.ndarray:
-    """`value` as an array of the result's dtype (float32 for f32)."""
-    return np.asarray(value).astype(result_dtype(op, index), copy=False)
+    """`value` as an array of the result's dtype (float32 for f32); integers
+    narrower than 64 bits wrap to the result's width (`wrap_integers`)."""
+    array = np.asarray(value).astype(result_dtype(op, index), copy=False)
+    return wrap_integers(array, result_element_type(op, index))
+
+
+def wrap_integers(array: np.ndarray, element_type: Attribute) -> np.ndarray:
+    """Integers (held as int64) reduced to the range of an iN/uiN element type.
+
+    Keeps the low N bits: two's complement for signless and signed types,
+    modulo 2^N for unsigned ones. Other element types (floats, i1, 64-bit
+    integers) are returned unchanged.
+    """
+    if not isinstance(element_type, IntegerType):
+        return array
+    width = element_type.width.data
+    if width == 1 or width >= 64 or array.dtype != np.int64:
+        return array
+    mask = (1 << width) - 1
+    wrapped = array & mask
+    if element_type.signedness.data != Signedness.UNSIGNED:
+        half = 1 << (width - 1)
+        wrapped = ((wrapped + half) & mask) - half
+    return wrapped
+
+
+def float_to_int(x: np.ndarray, element_type: IntegerType) -> np.ndarray:
+    """Float values converted to an integer element type (held as int64).
+
+    Truncates toward zero. NaN, infinities and values outside the range of
+    the intermediate type (int64 for 64-bit results, int32 for narrower
+    ones) become that type's minimum, as the x86-64 conversion instructions
+    that ONNX Runtime uses give; the result then wraps to the element type.
+    """
+    conv = np.int64 if element_type.width.data >= 64 else np.int32
+    low = float(np.iinfo(conv).min)  # -2^63 or -2^31, exact in float64
+    t = np.trunc(np.asarray(x, dtype=np.float64))
+    in_range = (t >= low) & (t < -low)
+    out = np.where(in_range, t, low).astype(np.int64)
+    return wrap_integers(out, element_type)
+
+
+def cast_array(x: np.ndarray, element_type: Attribute) -> np.ndarray:
+    """`x` converted to `element_type` with ONNX `Cast`'s rules (see `nn.cast`)."""
+    dtype = numpy_dtype(element_type)
+    x = np.asarray(x)
+    if dtype == np.bool_:
+        return x != 0
+    if np.issubdtype(dtype, np.floating):
+        return x.astype(dtype)
+    assert isinstance(element_type, IntegerType)
+    if np.issubdtype(x.dtype, np.floating):
+        return float_to_int(x, element_type)
+    return wrap_integers(x.astype(np.int64), element_type)
+
+
+def trunc_divide(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Integer division truncating toward zero (C, ONNX Runtime); b != 0."""
+    q = np.floor_divide(a, b)
+    inexact = (q * b != a) & ((a < 0) != (b < 0))
+    return np.where(inexact, q + 1, q)
 
 
 def im2col(
@@ -247,6 +315,88 @@ def avgpool2d(
     return np.ascontiguousarray((sums / counts).transpose(0, 3, 1, 2))
 
 
+def conv_transpose2d(
+    x: np.ndarray,
+    w: np.ndarray,
+    strides: tuple[int, ...],
+    pads: tuple[int, ...],
+    dilations: tuple[int, ...],
+    group: int,
+    output_padding: tuple[int, ...],
+) -> np.ndarray:
+    """ONNX ConvTranspose on NCHW input and [C, O/group, kh, kw] weight.
+
+    One batched matmul forms every input pixel's products with its whole
+    kernel ([G, N*H*W, C/G] @ [G, C/G, O/G*kh*kw]); a loop over the kh*kw
+    kernel taps adds each tap's products into a strided slice of the full
+    output (col2im); the pads are then cropped. Returns [N, O, OH, OW].
+    """
+    n, c, h, wd = x.shape
+    _, og, kh, kw = w.shape
+    cg = c // group
+    sh, sw = strides
+    dh, dw = dilations
+    xg = x.reshape(n, group, cg, h * wd).transpose(1, 0, 3, 2)
+    xg = xg.reshape(group, n * h * wd, cg)
+    wg = w.reshape(group, cg, og * kh * kw)
+    cols = np.matmul(xg, wg).reshape(group, n, h, wd, og, kh, kw)
+    cols = cols.transpose(1, 0, 4, 5, 6, 2, 3)  # [N, G, O/G, kh, kw, H, W]
+    full_h = (h - 1) * sh + dh * (kh - 1) + 1 + output_padding[0]
+    full_w = (wd - 1) * sw + dw * (kw - 1) + 1 + output_padding[1]
+    full = np.zeros((n, group, og, full_h, full_w), dtype=cols.dtype)
+    for a in range(kh):
+        rows = slice(a * dh, a * dh + (h - 1) * sh + 1, sh)
+        for b in range(kw):
+            columns = slice(b * dw, b * dw + (wd - 1) * sw + 1, sw)
+            full[:, :, :, rows, columns] += cols[:, :, :, a, b]
+    full = full.reshape(n, group * og, full_h, full_w)
+    return full[:, :, pads[0] : full_h - pads[2], pads[1] : full_w - pads[3]]
+
+
+def lrn(x: np.ndarray, size: int, alpha: float, beta: float, bias: float) -> np.ndarray:
+    """ONNX LRN across axis 1 (window sums of squares over `size` channels)."""
+    lo = (size - 1) // 2
+    hi = size - 1 - lo
+    f = x.dtype.type
+    widths = [(0, 0), (lo, hi)] + [(0, 0)] * (x.ndim - 2)
+    squares = np.pad(x * x, widths)
+    windows = np.lib.stride_tricks.sliding_window_view(squares, size, axis=1)
+    sums = windows.sum(axis=-1, dtype=x.dtype)
+    scale = f(bias) + f(alpha) / f(size) * sums
+    return x * scale ** -f(beta)
+
+
+def pad(x: np.ndarray, pads: tuple[int, ...], mode: str, value: float) -> np.ndarray:
+    """ONNX Pad: crop by the negative pads, then pad by the positive ones."""
+    rank = x.ndim
+    crop = []
+    widths = []
+    for i, d in enumerate(x.shape):
+        begin, end = pads[i], pads[rank + i]
+        lo, hi = max(0, -begin), d - max(0, -end)
+        if hi < lo:
+            raise InterpretationError(
+                f"nn.pad: pads {list(pads)} crop axis {i} of size {d} below 0"
+            )
+        crop.append(slice(lo, hi))
+        width = (max(0, begin), max(0, end))
+        if mode == "reflect" and max(width) > 0 and max(width) > hi - lo - 1:
+            raise InterpretationError(
+                f"nn.pad: reflect pads {begin}, {end} on axis {i} must be smaller "
+                f"than the (cropped) size {hi - lo}"
+            )
+        if mode == "edge" and max(width) > 0 and hi == lo:
+            raise InterpretationError(
+                f"nn.pad: edge padding of axis {i} needs a non-empty (cropped) axis"
+            )
+        widths.append(width)
+    cropped = x[tuple(crop)]
+    if mode == "constant":
+        fill = x.dtype.type(value) if x.dtype != np.bool_ else value != 0
+        return np.pad(cropped, widths, mode="constant", constant_values=fill)
+    return np.pad(cropped, widths, mode=mode)
+
+
 def maxpool2d(
     x: np.ndarray,
     kernel: tuple[int, ...],
@@ -355,24 +505,38 @@ class NNFunctions(InterpreterFunctions):
 
     @impl(nn.AddOp)
     def run_add(self, interp: Interpreter, op: nn.AddOp, args: PyValues):
-        return (np.add(args[0], args[1]),)
+        return (as_result(op, np.add(args[0], args[1])),)
 
     @impl(nn.SubOp)
     def run_sub(self, interp: Interpreter, op: nn.SubOp, args: PyValues):
-        return (np.subtract(args[0], args[1]),)
+        return (as_result(op, np.subtract(args[0], args[1])),)
 
     @impl(nn.MulOp)
     def run_mul(self, interp: Interpreter, op: nn.MulOp, args: PyValues):
-        return (np.multiply(args[0], args[1]),)
+        return (as_result(op, np.multiply(args[0], args[1])),)
 
     @impl(nn.DivOp)
     def run_div(self, interp: Interpreter, op: nn.DivOp, args: PyValues):
+        a, b = args
+        if np.issubdtype(a.dtype, np.integer):
+            if np.any(b == 0):
+                raise InterpretationError("nn.div: integer division by zero")
+            return (as_result(op, trunc_divide(a, b)),)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return (np.divide(args[0], args[1]),)
+            return (np.divide(a, b),)
+
+    @impl(nn.MinOp)
+    def run_min(self, interp: Interpreter, op: nn.MinOp, args: PyValues):
+        return (as_result(op, np.minimum(args[0], args[1])),)
+
+    @impl(nn.MaxOp)
+    def run_max(self, interp: Interpreter, op: nn.MaxOp, args: PyValues):
+        return (as_result(op, np.maximum(args[0], args[1])),)
 
     @impl(nn.ReluOp)
     def run_relu(self, interp: Interpreter, op: nn.ReluOp, args: PyValues):
-        return (np.maximum(args[0], np.float32(0)),)
+        x = args[0]
+        return (np.maximum(x, x.dtype.type(0)),)
 
     @impl(nn.ReshapeOp)
     def run_reshape(self, interp: Interpreter, op: nn.ReshapeOp, args: PyValues):
@@ -410,8 +574,12 @@ class NNFunctions(InterpreterFunctions):
 
     @impl(nn.PowOp)
     def run_pow(self, interp: Interpreter, op: nn.PowOp, args: PyValues):
+        a, b = args
         with np.errstate(all="ignore"):
-            return (as_result(op, np.power(args[0], args[1])),)
+            if np.issubdtype(a.dtype, np.floating):
+                return (as_result(op, np.power(a, b.astype(a.dtype))),)
+            y = np.power(a.astype(np.float64), b.astype(np.float64))
+            return (float_to_int(y, result_element_type(op)),)
 
     @impl(nn.LeakyReluOp)
     def run_leaky_relu(self, interp: Interpreter, op: nn.LeakyReluOp, args: PyValues):
@@ -422,6 +590,10 @@ class NNFunctions(InterpreterFunctions):
     def run_clip(self, interp: Interpreter, op: nn.ClipOp, args: PyValues):
         x = args[0]
         lo, hi = op.attrs
+        if np.issubdtype(x.dtype, np.integer):
+            info = np.iinfo(x.dtype)
+            lo = max(math.ceil(lo), info.min) if lo > -math.inf else info.min
+            hi = min(math.floor(hi), info.max) if hi < math.inf else info.max
         y = np.minimum(np.maximum(x, x.dtype.type(lo)), x.dtype.type(hi))
         return (as_result(op, y),)
 
@@ -458,6 +630,117 @@ class NNFunctions(InterpreterFunctions):
     def run_sqrt(self, interp: Interpreter, op: nn.SqrtOp, args: PyValues):
         with np.errstate(invalid="ignore"):
             return (as_result(op, np.sqrt(args[0])),)
+
+    @impl(nn.LogSoftmaxOp)
+    def run_log_softmax(self, interp: Interpreter, op: nn.LogSoftmaxOp, args: PyValues):
+        x = args[0]
+        d = x - x.max(axis=op.attrs, keepdims=True)
+        y = d - np.log(np.exp(d).sum(axis=op.attrs, keepdims=True))
+        return (as_result(op, y),)
+
+    @impl(nn.LRNOp)
+    def run_lrn(self, interp: Interpreter, op: nn.LRNOp, args: PyValues):
+        return (as_result(op, lrn(args[0], *op.attrs)),)
+
+    @impl(nn.ConvTranspose2dOp)
+    def run_conv_transpose2d(
+        self, interp: Interpreter, op: nn.ConvTranspose2dOp, args: PyValues
+    ):
+        strides, pads, dilations, group, output_padding = op.attrs
+        y = conv_transpose2d(
+            args[0], args[1], strides, pads, dilations, group, output_padding
+        )
+        if op.bias is not None:
+            y = y + args[2].reshape(1, -1, 1, 1)
+        return (as_result(op, y),)
+
+    @impl(nn.PReluOp)
+    def run_prelu(self, interp: Interpreter, op: nn.PReluOp, args: PyValues):
+        x, slope = args
+        return (as_result(op, np.where(x < 0, slope * x, x)),)
+
+    @impl(nn.EluOp)
+    def run_elu(self, interp: Interpreter, op: nn.EluOp, args: PyValues):
+        x = args[0]
+        alpha = x.dtype.type(op.attrs)
+        return (as_result(op, np.where(x >= 0, x, alpha * np.expm1(x))),)
+
+    @impl(nn.SeluOp)
+    def run_selu(self, interp: Interpreter, op: nn.SeluOp, args: PyValues):
+        x = args[0]
+        alpha, gamma = (x.dtype.type(v) for v in op.attrs)
+        y = gamma * np.where(x > 0, x, alpha * np.expm1(x))
+        return (as_result(op, y),)
+
+    @impl(nn.SoftplusOp)
+    def run_softplus(self, interp: Interpreter, op: nn.SoftplusOp, args: PyValues):
+        x = args[0]
+        return (as_result(op, np.logaddexp(x.dtype.type(0), x)),)
+
+    @impl(nn.SoftsignOp)
+    def run_softsign(self, interp: Interpreter, op: nn.SoftsignOp, args: PyValues):
+        x = args[0]
+        return (as_result(op, x / (x.dtype.type(1) + np.abs(x))),)
+
+    @impl(nn.NegOp)
+    def run_neg(self, interp: Interpreter, op: nn.NegOp, args: PyValues):
+        return (as_result(op, np.negative(args[0])),)
+
+    @impl(nn.AbsOp)
+    def run_abs(self, interp: Interpreter, op: nn.AbsOp, args: PyValues):
+        return (as_result(op, np.abs(args[0])),)
+
+    @impl(nn.LogOp)
+    def run_log(self, interp: Interpreter, op: nn.LogOp, args: PyValues):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (as_result(op, np.log(args[0])),)
+
+    @impl(nn.ReciprocalOp)
+    def run_reciprocal(self, interp: Interpreter, op: nn.ReciprocalOp, args: PyValues):
+        x = args[0]
+        with np.errstate(divide="ignore"):
+            return (as_result(op, x.dtype.type(1) / x),)
+
+    @impl(nn.HardSigmoidOp)
+    def run_hard_sigmoid(
+        self, interp: Interpreter, op: nn.HardSigmoidOp, args: PyValues
+    ):
+        x = args[0]
+        f = x.dtype.type
+        alpha, beta = op.attrs
+        y = np.maximum(f(0), np.minimum(f(1), f(alpha) * x + f(beta)))
+        return (as_result(op, y),)
+
+    @impl(nn.HardSwishOp)
+    def run_hard_swish(self, interp: Interpreter, op: nn.HardSwishOp, args: PyValues):
+        x = args[0]
+        f = x.dtype.type
+        gate = np.maximum(f(0), np.minimum(f(1), f(1 / 6) * x + f(0.5)))
+        return (as_result(op, x * gate),)
+
+    @impl(nn.EqualOp)
+    def run_equal(self, interp: Interpreter, op: nn.EqualOp, args: PyValues):
+        return (np.equal(args[0], args[1]),)
+
+    @impl(nn.LessOp)
+    def run_less(self, interp: Interpreter, op: nn.LessOp, args: PyValues):
+        return (np.less(args[0], args[1]),)
+
+    @impl(nn.GreaterOp)
+    def run_greater(self, interp: Interpreter, op: nn.GreaterOp, args: PyValues):
+        return (np.greater(args[0], args[1]),)
+
+    @impl(nn.NotOp)
+    def run_not(self, interp: Interpreter, op: nn.NotOp, args: PyValues):
+        return (np.logical_not(args[0]),)
+
+    @impl(nn.WhereOp)
+    def run_where(self, interp: Interpreter, op: nn.WhereOp, args: PyValues):
+        return (as_result(op, np.where(args[0], args[1], args[2])),)
+
+    @impl(nn.CastOp)
+    def run_cast(self, interp: Interpreter, op: nn.CastOp, args: PyValues):
+        return (cast_array(args[0], result_element_type(op)),)
 
     @impl(nn.MaxPool2dOp)
     def run_maxpool2d(self, interp: Interpreter, op: nn.MaxPool2dOp, args: PyValues):
@@ -511,6 +794,20 @@ class NNFunctions(InterpreterFunctions):
             lo, hi, _ = slice_bounds(x.shape[a], start, end, step)
             index[a] = slice(lo, None if hi < 0 else hi, step)
         return (x[tuple(index)],)
+
+    @impl(nn.PadOp)
+    def run_pad(self, interp: Interpreter, op: nn.PadOp, args: PyValues):
+        return (pad(args[0], *op.attrs),)
+
+    @impl(nn.ExpandOp)
+    def run_expand(self, interp: Interpreter, op: nn.ExpandOp, args: PyValues):
+        x = args[0]
+        shape = list(result_shape(op))
+        offset = len(shape) - x.ndim
+        for i, d in enumerate(shape):
+            if d == -1:  # dynamic: the input's size (1 where it has no axis)
+                shape[i] = x.shape[i - offset] if i >= offset else 1
+        return (np.broadcast_to(x, shape).copy(),)
 
     @impl(nn.GatherOp)
     def run_gather(self, interp: Interpreter, op: nn.GatherOp, args: PyValues):

@@ -782,3 +782,562 @@ func.func @f(%x: tensor<?x4x6xf32>) {
 }
 // CHECK: {{^//}} -----{{$}}
 // CHECK-NEXT: {{^}}'nn.reduce_mean': result has shape ?, expected scalar
+
+// -----
+
+// conv_transpose2d
+func.func @f(%x: tensor<1x4x5x5xf32>, %w: tensor<4x2x3xf32>) {
+  %0 = nn.conv_transpose2d %x, %w : (tensor<1x4x5x5xf32>, tensor<4x2x3xf32>) -> tensor<1x2x7x7xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.conv_transpose2d': expects a rank-4 input and weight, got 1x4x5x5 and 4x2x3
+
+// -----
+
+func.func @f(%x: tensor<1x4x5x5xf32>, %w: tensor<4x2x3x3xf32>) {
+  %0 = nn.conv_transpose2d %x, %w {output_padding = array<i64: 1>} : (tensor<1x4x5x5xf32>, tensor<4x2x3x3xf32>) -> tensor<1x2x7x7xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.conv_transpose2d': strides, dilations and output_padding need 2 values, pads 4
+
+// -----
+
+func.func @f(%x: tensor<1x4x5x5xf32>, %w: tensor<4x2x3x3xf32>) {
+  %0 = nn.conv_transpose2d %x, %w {pads = array<i64: 0, -1, 0, 0>} : (tensor<1x4x5x5xf32>, tensor<4x2x3x3xf32>) -> tensor<1x2x7x8xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.conv_transpose2d': strides and dilations must be >= 1 and pads >= 0
+
+// -----
+
+func.func @f(%x: tensor<1x4x5x5xf32>, %w: tensor<4x2x3x3xf32>) {
+  %0 = nn.conv_transpose2d %x, %w {strides = array<i64: 2, 2>, dilations = array<i64: 1, 3>, output_padding = array<i64: 1, 3>} : (tensor<1x4x5x5xf32>, tensor<4x2x3x3xf32>) -> tensor<1x2x12x18xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.conv_transpose2d': output_padding [1, 3] must be >= 0 and smaller than max(stride, dilation) on each axis
+
+// -----
+
+func.func @f(%x: tensor<1x4x5x5xf32>, %w: tensor<4x2x3x3xf32>) {
+  %0 = nn.conv_transpose2d %x, %w {group = 3 : i64} : (tensor<1x4x5x5xf32>, tensor<4x2x3x3xf32>) -> tensor<1x6x7x7xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.conv_transpose2d': group 3 must divide the 4 input channels of the weight
+
+// -----
+
+func.func @f(%x: tensor<1x3x5x5xf32>, %w: tensor<4x2x3x3xf32>) {
+  %0 = nn.conv_transpose2d %x, %w : (tensor<1x3x5x5xf32>, tensor<4x2x3x3xf32>) -> tensor<1x2x7x7xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.conv_transpose2d': input has 3 channels, weight expects 4
+
+// -----
+
+func.func @f(%x: tensor<1x4x5x5xf32>, %w: tensor<4x2x3x3xf32>, %b: tensor<2xf32>) {
+  %0 = nn.conv_transpose2d %x, %w, %b {group = 2 : i64} : (tensor<1x4x5x5xf32>, tensor<4x2x3x3xf32>, tensor<2xf32>) -> tensor<1x4x7x7xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.conv_transpose2d': bias has shape 2, expected 4
+
+// -----
+
+func.func @f(%x: tensor<1x4x1x1xf32>, %w: tensor<4x2x2x2xf32>) {
+  %0 = nn.conv_transpose2d %x, %w {pads = array<i64: 1, 0, 1, 0>} : (tensor<1x4x1x1xf32>, tensor<4x2x2x2xf32>) -> tensor<1x2x1x2xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.conv_transpose2d': pads [1, 0, 1, 0] remove the whole output
+
+// -----
+
+func.func @f(%x: tensor<?x4x5x5xf32>, %w: tensor<4x2x3x3xf32>) {
+  %0 = nn.conv_transpose2d %x, %w {strides = array<i64: 2, 2>, pads = array<i64: 1, 1, 1, 1>} : (tensor<?x4x5x5xf32>, tensor<4x2x3x3xf32>) -> tensor<?x2x10x10xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.conv_transpose2d': result has shape ?x2x10x10, expected ?x2x9x9
+
+// -----
+
+// lrn
+func.func @f(%x: tensor<8xf32>) {
+  %0 = nn.lrn %x {size = 3 : i64} : (tensor<8xf32>) -> tensor<8xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.lrn': input must have a channel axis
+
+// -----
+
+func.func @f(%x: tensor<1x8x4x4xf32>) {
+  %0 = nn.lrn %x {size = 0 : i64} : (tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.lrn': size must be >= 1, got 0
+
+// -----
+
+func.func @f(%x: tensor<1x8x4x4xf32>) {
+  %0 = nn.lrn %x {alpha = 1.000000e-04 : f32} : (tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}property 'size' expected in operation 'nn.lrn'
+
+// -----
+
+func.func @f(%x: tensor<?x8x4x4xf32>) {
+  %0 = nn.lrn %x {size = 5 : i64} : (tensor<?x8x4x4xf32>) -> tensor<?x8x4xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.lrn': result has shape ?x8x4, expected ?x8x4x4
+
+// -----
+
+// log_softmax
+func.func @f(%x: tensor<2x5xf32>) {
+  %0 = nn.log_softmax %x {axis = 2 : i64} : (tensor<2x5xf32>) -> tensor<2x5xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.log_softmax': axis 2 is out of range for rank 2
+
+// -----
+
+func.func @f(%x: tensor<f32>) {
+  %0 = nn.log_softmax %x : (tensor<f32>) -> tensor<f32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.log_softmax': input must have rank >= 1
+
+// -----
+
+// prelu
+func.func @f(%x: tensor<?x3x4x4xf32>, %s: tensor<3xf32>) {
+  %0 = nn.prelu %x, %s : (tensor<?x3x4x4xf32>, tensor<3xf32>) -> tensor<?x3x4x4xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.prelu': slope of shape 3 does not broadcast to the input shape ?x3x4x4
+
+// -----
+
+func.func @f(%x: tensor<3x4xf32>, %s: tensor<2x3x4xf32>) {
+  %0 = nn.prelu %x, %s : (tensor<3x4xf32>, tensor<2x3x4xf32>) -> tensor<2x3x4xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.prelu': slope of shape 2x3x4 does not broadcast to the input shape 3x4
+
+// -----
+
+func.func @f(%x: tensor<?x3x4x4xf32>, %s: tensor<3x1x1xf32>) {
+  %0 = nn.prelu %x, %s : (tensor<?x3x4x4xf32>, tensor<3x1x1xf32>) -> tensor<?x3x1x1xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.prelu': result has shape ?x3x1x1, expected ?x3x4x4
+
+// -----
+
+// float-only unary ops
+func.func @f(%a: tensor<2x3xi64>) {
+  %0 = nn.elu %a : (tensor<2x3xi64>) -> tensor<2x3xi64>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}expected a tensor of floats (f16, f32, f64, ...)
+// CHECK-NEXT: {{^}}Underlying verification failure: Unexpected attribute i64
+
+// -----
+
+func.func @f(%a: tensor<2x3xf32>) {
+  %0 = nn.selu %a : (tensor<2x3xf32>) -> tensor<3x2xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.selu': result has shape 3x2, expected 2x3
+
+// -----
+
+func.func @f(%a: tensor<2x3xf32>) {
+  %0 = nn.softplus %a : (tensor<2x3xf32>) -> tensor<2x3xf16>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.softplus': operands and results must have the same element type, got f32, f16
+
+// -----
+
+func.func @f(%a: tensor<?x3xf32>) {
+  %0 = nn.softsign %a : (tensor<?x3xf32>) -> tensor<?xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.softsign': result has shape ?, expected ?x3
+
+// -----
+
+func.func @f(%a: tensor<2x3xi32>) {
+  %0 = nn.log %a : (tensor<2x3xi32>) -> tensor<2x3xi32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}expected a tensor of floats (f16, f32, f64, ...)
+// CHECK-NEXT: {{^}}Underlying verification failure: Unexpected attribute i32
+
+// -----
+
+func.func @f(%a: tensor<2x3xf32>) {
+  %0 = nn.reciprocal %a : (tensor<2x3xf32>) -> tensor<2x3x1xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.reciprocal': result has shape 2x3x1, expected 2x3
+
+// -----
+
+func.func @f(%a: tensor<2x3xf32>) {
+  %0 = nn.hard_sigmoid %a {alpha = 2 : i64} : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}2 : i64 should be of base attribute float
+
+// -----
+
+func.func @f(%a: tensor<2x3xf32>) {
+  %0 = nn.hard_swish %a : (tensor<2x3xf32>) -> tensor<2x3xf64>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.hard_swish': operands and results must have the same element type, got f32, f64
+
+// -----
+
+// numeric unary ops: float or integer, not i1
+func.func @f(%a: tensor<2x3xi1>) {
+  %0 = nn.neg %a : (tensor<2x3xi1>) -> tensor<2x3xi1>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.neg': expects float or integer elements, not i1
+
+// -----
+
+func.func @f(%a: tensor<2x3xi64>) {
+  %0 = nn.abs %a : (tensor<2x3xi64>) -> tensor<2x3xi32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.abs': operands and results must have the same element type, got i64, i32
+
+// -----
+
+func.func @f(%a: tensor<2x3xi1>) {
+  %0 = nn.relu %a : (tensor<2x3xi1>) -> tensor<2x3xi1>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.relu': expects float or integer elements, not i1
+
+// -----
+
+// binary ops on integers
+func.func @f(%a: tensor<2x3xi1>, %b: tensor<2x3xi1>) {
+  %0 = nn.add %a, %b : (tensor<2x3xi1>, tensor<2x3xi1>) -> tensor<2x3xi1>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.add': expects float or integer elements, not i1
+
+// -----
+
+func.func @f(%a: tensor<2x3xi64>, %b: tensor<3xf32>) {
+  %0 = nn.mul %a, %b : (tensor<2x3xi64>, tensor<3xf32>) -> tensor<2x3xi64>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.mul': operands and results must have the same element type, got i64, f32, i64
+
+// -----
+
+func.func @f(%a: tensor<2x3xf32>, %b: tensor<3xi64>) {
+  %0 = nn.pow %a, %b : (tensor<2x3xf32>, tensor<3xi64>) -> tensor<2x3xi64>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.pow': operands and results must have the same element type, got f32, i64
+
+// -----
+
+func.func @f(%a: tensor<2x3xf32>, %b: tensor<3xi1>) {
+  %0 = nn.pow %a, %b : (tensor<2x3xf32>, tensor<3xi1>) -> tensor<2x3xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.pow': expects float or integer elements, not i1
+
+// -----
+
+// min, max
+func.func @f(%a: tensor<2x3xf32>, %b: tensor<2xf32>) {
+  %0 = nn.min %a, %b : (tensor<2x3xf32>, tensor<2xf32>) -> tensor<2x3xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.min': shapes 2x3, 2 are not broadcast-compatible
+
+// -----
+
+func.func @f(%a: tensor<?x3xi64>, %b: tensor<3xi64>) {
+  %0 = nn.max %a, %b : (tensor<?x3xi64>, tensor<3xi64>) -> tensor<3xi64>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.max': result has shape 3, expected ?x3
+
+// -----
+
+// comparisons
+func.func @f(%a: tensor<2x3xf32>, %b: tensor<3xi64>) {
+  %0 = nn.equal %a, %b : (tensor<2x3xf32>, tensor<3xi64>) -> tensor<2x3xi1>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.equal': operands must have the same element type, got f32, i64
+
+// -----
+
+func.func @f(%a: tensor<2x3xf32>, %b: tensor<3xf32>) {
+  %0 = nn.equal %a, %b : (tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}expected a tensor of i1
+// CHECK-NEXT: {{^}}Underlying verification failure: Expected attribute i1 but got f32
+
+// -----
+
+func.func @f(%a: tensor<2x3xf32>, %b: tensor<2xf32>) {
+  %0 = nn.greater %a, %b : (tensor<2x3xf32>, tensor<2xf32>) -> tensor<2x3xi1>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.greater': shapes 2x3, 2 are not broadcast-compatible
+
+// -----
+
+func.func @f(%a: tensor<2x3xi1>, %b: tensor<3xi1>) {
+  %0 = nn.less %a, %b : (tensor<2x3xi1>, tensor<3xi1>) -> tensor<2x3xi1>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.less': expects float or integer elements, not i1
+
+// -----
+
+func.func @f(%a: tensor<?x3xi64>, %b: tensor<3xi64>) {
+  %0 = nn.less %a, %b : (tensor<?x3xi64>, tensor<3xi64>) -> tensor<3xi1>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.less': result has shape 3, expected ?x3
+
+// -----
+
+// not
+func.func @f(%a: tensor<2x3xf32>) {
+  %0 = nn.not %a : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}expected a tensor of i1
+// CHECK-NEXT: {{^}}Underlying verification failure: Expected attribute i1 but got f32
+
+// -----
+
+func.func @f(%a: tensor<2x3xi1>) {
+  %0 = nn.not %a : (tensor<2x3xi1>) -> tensor<3x2xi1>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.not': result has shape 3x2, expected 2x3
+
+// -----
+
+// where
+func.func @f(%c: tensor<2x3xf32>, %a: tensor<2x3xf32>, %b: tensor<2x3xf32>) {
+  %0 = nn.where %c, %a, %b : (tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<2x3xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}expected a tensor of i1
+// CHECK-NEXT: {{^}}Underlying verification failure: Expected attribute i1 but got f32
+
+// -----
+
+func.func @f(%c: tensor<2x3xi1>, %a: tensor<2x3xf32>, %b: tensor<2x3xi64>) {
+  %0 = nn.where %c, %a, %b : (tensor<2x3xi1>, tensor<2x3xf32>, tensor<2x3xi64>) -> tensor<2x3xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.where': operands and results must have the same element type, got f32, i64, f32
+
+// -----
+
+func.func @f(%c: tensor<4x1xi1>, %a: tensor<2x3xf32>, %b: tensor<3xf32>) {
+  %0 = nn.where %c, %a, %b : (tensor<4x1xi1>, tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.where': shapes 4x1, 2x3, 3 are not broadcast-compatible
+
+// -----
+
+func.func @f(%c: tensor<?x1x1xi1>, %a: tensor<2x3xf32>, %b: tensor<3xf32>) {
+  %0 = nn.where %c, %a, %b : (tensor<?x1x1xi1>, tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.where': result has shape 2x3, expected ?x2x3
+
+// -----
+
+// pad
+func.func @f(%x: tensor<2x3xf32>) {
+  %0 = nn.pad %x {pads = array<i64: 1, 1>} : (tensor<2x3xf32>) -> tensor<4x3xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.pad': pads has 2 values, expected 2 x rank = 4
+
+// -----
+
+func.func @f(%x: tensor<2x3xf32>) {
+  %0 = nn.pad %x {pads = array<i64: 1, 1, 1, 1>, mode = "wrap"} : (tensor<2x3xf32>) -> tensor<4x5xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.pad': mode must be "constant", "reflect" or "edge", got "wrap"
+
+// -----
+
+func.func @f(%x: tensor<2x3xi64>) {
+  %0 = nn.pad %x {pads = array<i64: 1, 1, 1, 1>, value = 5.000000e-01 : f32} : (tensor<2x3xi64>) -> tensor<4x5xi64>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.pad': value 0.5 is not an integer, but the tensor holds i64
+
+// -----
+
+func.func @f(%x: tensor<2x3xf32>) {
+  %0 = nn.pad %x {pads = array<i64: 0, -2, 0, -2>} : (tensor<2x3xf32>) -> tensor<2x0xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.pad': pads [0, -2, 0, -2] crop axis 1 of size 3 below 0
+
+// -----
+
+func.func @f(%x: tensor<2x3xf32>) {
+  %0 = nn.pad %x {pads = array<i64: 0, -1, 0, 2>, mode = "reflect"} : (tensor<2x3xf32>) -> tensor<2x4xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.pad': reflect pads -1, 2 on axis 1 must be smaller than the (cropped) size 2
+
+// -----
+
+func.func @f(%x: tensor<2x3xf32>) {
+  %0 = nn.pad %x {pads = array<i64: 0, -3, 0, 1>, mode = "edge"} : (tensor<2x3xf32>) -> tensor<2x1xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.pad': edge padding of axis 1 needs a non-empty (cropped) axis
+
+// -----
+
+func.func @f(%x: tensor<?x3xf32>) {
+  %0 = nn.pad %x {pads = array<i64: 1, 1, 1, 1>} : (tensor<?x3xf32>) -> tensor<?x3xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.pad': result has shape ?x3, expected ?x5
+
+// -----
+
+func.func @f(%x: tensor<2x3xf32>) {
+  %0 = nn.pad %x {mode = "edge"} : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}property 'pads' expected in operation 'nn.pad'
+
+// -----
+
+// expand
+func.func @f(%x: tensor<3x2xf32>) {
+  %0 = nn.expand %x : (tensor<3x2xf32>) -> tensor<3x4xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.expand': shapes 3x2, 3x4 are not broadcast-compatible
+
+// -----
+
+func.func @f(%x: tensor<3x1xf32>) {
+  %0 = nn.expand %x : (tensor<3x1xf32>) -> tensor<2x1x4xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.expand': result has shape 2x1x4, expected 2x3x4
+
+// -----
+
+func.func @f(%x: tensor<3x1xi64>) {
+  %0 = nn.expand %x : (tensor<3x1xi64>) -> tensor<3x4xi32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.expand': operands and results must have the same element type, got i64, i32
+
+// -----
+
+// cast
+func.func @f(%x: tensor<3xf32>) {
+  %0 = nn.cast %x : (tensor<3xf32>) -> tensor<3xbf16>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.cast': cannot cast result elements of type bf16 (supported: f16, f32, f64, i1, i8, i16, i32, i64, ui8, ui16)
+
+// -----
+
+func.func @f(%x: tensor<3xi4>) {
+  %0 = nn.cast %x : (tensor<3xi4>) -> tensor<3xf32>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.cast': cannot cast input elements of type i4 (supported: f16, f32, f64, i1, i8, i16, i32, i64, ui8, ui16)
+
+// -----
+
+func.func @f(%x: tensor<?x3xf32>) {
+  %0 = nn.cast %x : (tensor<?x3xf32>) -> tensor<?x4xi64>
+  func.return
+}
+// CHECK: {{^//}} -----{{$}}
+// CHECK-NEXT: {{^}}'nn.cast': result has shape ?x4, expected ?x3

@@ -190,3 +190,159 @@ func.func @reductions(%x: tensor<?x6x4x4xf32>) -> (tensor<?x6x1x1xf32>, tensor<?
 // CHECK-NEXT: %3 = nn.reduce_mean %x {axes = array<i64>, keepdims = false} : (tensor<?x6x4x4xf32>) -> tensor<f32>
 // CHECK-NEXT: func.return %0, %1, %2, %3 : tensor<?x6x1x1xf32>, tensor<?x6xf32>, tensor<1x1x1x1xf32>, tensor<f32>
 // CHECK-NEXT: }
+
+// Ops added for the ONNX model zoo and Transformer encoders; integer (i64, i32)
+// and i1 tensors where ONNX allows them.
+
+func.func @conv_transpose(%x: tensor<?x4x5x5xf32>, %w: tensor<4x3x3x3xf32>, %b: tensor<6xf32>, %w1: tensor<4x2x3x3xf32>) -> (tensor<?x6x11x15xf32>, tensor<?x2x7x7xf32>) {
+  %0 = nn.conv_transpose2d %x, %w, %b {strides = array<i64: 2, 3>, pads = array<i64: 1, 0, 0, 2>, dilations = array<i64: 1, 1>, group = 2 : i64, output_padding = array<i64: 1, 2>} : (tensor<?x4x5x5xf32>, tensor<4x3x3x3xf32>, tensor<6xf32>) -> tensor<?x6x11x15xf32>
+  %1 = nn.conv_transpose2d %x, %w1 : (tensor<?x4x5x5xf32>, tensor<4x2x3x3xf32>) -> tensor<?x2x7x7xf32>
+  func.return %0, %1 : tensor<?x6x11x15xf32>, tensor<?x2x7x7xf32>
+}
+// CHECK-LABEL: func.func @conv_transpose(
+// CHECK-SAME: %x: tensor<?x4x5x5xf32>, %w: tensor<4x3x3x3xf32>, %b: tensor<6xf32>, %w1: tensor<4x2x3x3xf32>) -> (tensor<?x6x11x15xf32>, tensor<?x2x7x7xf32>) {
+// CHECK-NEXT: %0 = nn.conv_transpose2d %x, %w, %b {strides = array<i64: 2, 3>, pads = array<i64: 1, 0, 0, 2>, dilations = array<i64: 1, 1>, group = 2 : i64, output_padding = array<i64: 1, 2>} : (tensor<?x4x5x5xf32>, tensor<4x3x3x3xf32>, tensor<6xf32>) -> tensor<?x6x11x15xf32>
+// CHECK-NEXT: %1 = nn.conv_transpose2d %x, %w1 : (tensor<?x4x5x5xf32>, tensor<4x2x3x3xf32>) -> tensor<?x2x7x7xf32>
+// CHECK-NEXT: func.return %0, %1 : tensor<?x6x11x15xf32>, tensor<?x2x7x7xf32>
+// CHECK-NEXT: }
+
+func.func @lrn_log_softmax(%x: tensor<?x16x8x8xf32>, %t: tensor<?x10x64xf32>) -> (tensor<?x16x8x8xf32>, tensor<?x16x8x8xf32>, tensor<?x10x64xf32>, tensor<?x10x64xf32>) {
+  %0 = nn.lrn %x {size = 5 : i64} : (tensor<?x16x8x8xf32>) -> tensor<?x16x8x8xf32>
+  %1 = nn.lrn %x {size = 4 : i64, alpha = 5.000000e-04 : f32, beta = 5.000000e-01 : f32, bias = 2.000000e+00 : f32} : (tensor<?x16x8x8xf32>) -> tensor<?x16x8x8xf32>
+  %2 = nn.log_softmax %t : (tensor<?x10x64xf32>) -> tensor<?x10x64xf32>
+  %3 = nn.log_softmax %t {axis = 1 : i64} : (tensor<?x10x64xf32>) -> tensor<?x10x64xf32>
+  func.return %0, %1, %2, %3 : tensor<?x16x8x8xf32>, tensor<?x16x8x8xf32>, tensor<?x10x64xf32>, tensor<?x10x64xf32>
+}
+// CHECK-LABEL: func.func @lrn_log_softmax(
+// CHECK-SAME: %x: tensor<?x16x8x8xf32>, %t: tensor<?x10x64xf32>) -> (tensor<?x16x8x8xf32>, tensor<?x16x8x8xf32>, tensor<?x10x64xf32>, tensor<?x10x64xf32>) {
+// CHECK-NEXT: %0 = nn.lrn %x {size = 5 : i64} : (tensor<?x16x8x8xf32>) -> tensor<?x16x8x8xf32>
+// CHECK-NEXT: %1 = nn.lrn %x {size = 4 : i64, alpha = 5.000000e-04 : f32, beta = 5.000000e-01 : f32, bias = 2.000000e+00 : f32} : (tensor<?x16x8x8xf32>) -> tensor<?x16x8x8xf32>
+// CHECK-NEXT: %2 = nn.log_softmax %t : (tensor<?x10x64xf32>) -> tensor<?x10x64xf32>
+// CHECK-NEXT: %3 = nn.log_softmax %t {axis = 1 : i64} : (tensor<?x10x64xf32>) -> tensor<?x10x64xf32>
+// CHECK-NEXT: func.return %0, %1, %2, %3 : tensor<?x16x8x8xf32>, tensor<?x16x8x8xf32>, tensor<?x10x64xf32>, tensor<?x10x64xf32>
+// CHECK-NEXT: }
+
+func.func @unary_more(%x: tensor<?x8xf32>, %s: tensor<8xf32>, %i: tensor<?x8xi64>) -> (tensor<?x8xf32>, tensor<?x8xi64>) {
+  %0 = nn.elu %x : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %1 = nn.elu %0 {alpha = 2.000000e+00 : f32} : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %2 = nn.selu %1 : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %3 = nn.selu %2 {alpha = 1.500000e+00 : f32, gamma = 1.000000e+00 : f32} : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %4 = nn.softplus %3 : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %5 = nn.softsign %4 : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %6 = nn.neg %5 : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %7 = nn.abs %6 : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %8 = nn.log %7 : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %9 = nn.reciprocal %8 : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %10 = nn.hard_sigmoid %9 : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %11 = nn.hard_sigmoid %10 {alpha = 0.166666701 : f32, beta = 2.500000e-01 : f32} : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %12 = nn.hard_swish %11 : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %13 = nn.prelu %12, %s : (tensor<?x8xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  %14 = nn.neg %i : (tensor<?x8xi64>) -> tensor<?x8xi64>
+  %15 = nn.abs %14 : (tensor<?x8xi64>) -> tensor<?x8xi64>
+  %16 = nn.relu %15 : (tensor<?x8xi64>) -> tensor<?x8xi64>
+  %17 = nn.clip %16 {min = 0.000000e+00 : f32} : (tensor<?x8xi64>) -> tensor<?x8xi64>
+  func.return %13, %17 : tensor<?x8xf32>, tensor<?x8xi64>
+}
+// CHECK-LABEL: func.func @unary_more(
+// CHECK-SAME: %x: tensor<?x8xf32>, %s: tensor<8xf32>, %i: tensor<?x8xi64>) -> (tensor<?x8xf32>, tensor<?x8xi64>) {
+// CHECK-NEXT: %0 = nn.elu %x : (tensor<?x8xf32>) -> tensor<?x8xf32>
+// CHECK-NEXT: %1 = nn.elu %0 {alpha = 2.000000e+00 : f32} : (tensor<?x8xf32>) -> tensor<?x8xf32>
+// CHECK-NEXT: %2 = nn.selu %1 : (tensor<?x8xf32>) -> tensor<?x8xf32>
+// CHECK-NEXT: %3 = nn.selu %2 {alpha = 1.500000e+00 : f32, gamma = 1.000000e+00 : f32} : (tensor<?x8xf32>) -> tensor<?x8xf32>
+// CHECK-NEXT: %4 = nn.softplus %3 : (tensor<?x8xf32>) -> tensor<?x8xf32>
+// CHECK-NEXT: %5 = nn.softsign %4 : (tensor<?x8xf32>) -> tensor<?x8xf32>
+// CHECK-NEXT: %6 = nn.neg %5 : (tensor<?x8xf32>) -> tensor<?x8xf32>
+// CHECK-NEXT: %7 = nn.abs %6 : (tensor<?x8xf32>) -> tensor<?x8xf32>
+// CHECK-NEXT: %8 = nn.log %7 : (tensor<?x8xf32>) -> tensor<?x8xf32>
+// CHECK-NEXT: %9 = nn.reciprocal %8 : (tensor<?x8xf32>) -> tensor<?x8xf32>
+// CHECK-NEXT: %10 = nn.hard_sigmoid %9 : (tensor<?x8xf32>) -> tensor<?x8xf32>
+// CHECK-NEXT: %11 = nn.hard_sigmoid %10 {alpha = 0.166666701 : f32, beta = 2.500000e-01 : f32} : (tensor<?x8xf32>) -> tensor<?x8xf32>
+// CHECK-NEXT: %12 = nn.hard_swish %11 : (tensor<?x8xf32>) -> tensor<?x8xf32>
+// CHECK-NEXT: %13 = nn.prelu %12, %s : (tensor<?x8xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+// CHECK-NEXT: %14 = nn.neg %i : (tensor<?x8xi64>) -> tensor<?x8xi64>
+// CHECK-NEXT: %15 = nn.abs %14 : (tensor<?x8xi64>) -> tensor<?x8xi64>
+// CHECK-NEXT: %16 = nn.relu %15 : (tensor<?x8xi64>) -> tensor<?x8xi64>
+// CHECK-NEXT: %17 = nn.clip %16 {min = 0.000000e+00 : f32} : (tensor<?x8xi64>) -> tensor<?x8xi64>
+// CHECK-NEXT: func.return %13, %17 : tensor<?x8xf32>, tensor<?x8xi64>
+// CHECK-NEXT: }
+func.func @compare_select(%a: tensor<?x3x4xf32>, %b: tensor<4xf32>, %i: tensor<2x1xi64>, %j: tensor<3xi64>, %p: tensor<?x3x4xi1>) -> (tensor<?x3x4xi1>, tensor<?x3x4xf32>) {
+  %0 = nn.equal %a, %b : (tensor<?x3x4xf32>, tensor<4xf32>) -> tensor<?x3x4xi1>
+  %1 = nn.less %i, %j : (tensor<2x1xi64>, tensor<3xi64>) -> tensor<2x3xi1>
+  %2 = nn.greater %a, %b : (tensor<?x3x4xf32>, tensor<4xf32>) -> tensor<?x3x4xi1>
+  %3 = nn.equal %0, %p : (tensor<?x3x4xi1>, tensor<?x3x4xi1>) -> tensor<?x3x4xi1>
+  %4 = nn.not %3 : (tensor<?x3x4xi1>) -> tensor<?x3x4xi1>
+  %5 = nn.where %4, %a, %b : (tensor<?x3x4xi1>, tensor<?x3x4xf32>, tensor<4xf32>) -> tensor<?x3x4xf32>
+  %6 = nn.where %1, %i, %j : (tensor<2x3xi1>, tensor<2x1xi64>, tensor<3xi64>) -> tensor<2x3xi64>
+  %7 = nn.min %a, %b : (tensor<?x3x4xf32>, tensor<4xf32>) -> tensor<?x3x4xf32>
+  %8 = nn.max %7, %5 : (tensor<?x3x4xf32>, tensor<?x3x4xf32>) -> tensor<?x3x4xf32>
+  %9 = nn.max %i, %j : (tensor<2x1xi64>, tensor<3xi64>) -> tensor<2x3xi64>
+  func.return %2, %8 : tensor<?x3x4xi1>, tensor<?x3x4xf32>
+}
+// CHECK-LABEL: func.func @compare_select(
+// CHECK-SAME: %a: tensor<?x3x4xf32>, %b: tensor<4xf32>, %i: tensor<2x1xi64>, %j: tensor<3xi64>, %p: tensor<?x3x4xi1>) -> (tensor<?x3x4xi1>, tensor<?x3x4xf32>) {
+// CHECK-NEXT: %0 = nn.equal %a, %b : (tensor<?x3x4xf32>, tensor<4xf32>) -> tensor<?x3x4xi1>
+// CHECK-NEXT: %1 = nn.less %i, %j : (tensor<2x1xi64>, tensor<3xi64>) -> tensor<2x3xi1>
+// CHECK-NEXT: %2 = nn.greater %a, %b : (tensor<?x3x4xf32>, tensor<4xf32>) -> tensor<?x3x4xi1>
+// CHECK-NEXT: %3 = nn.equal %0, %p : (tensor<?x3x4xi1>, tensor<?x3x4xi1>) -> tensor<?x3x4xi1>
+// CHECK-NEXT: %4 = nn.not %3 : (tensor<?x3x4xi1>) -> tensor<?x3x4xi1>
+// CHECK-NEXT: %5 = nn.where %4, %a, %b : (tensor<?x3x4xi1>, tensor<?x3x4xf32>, tensor<4xf32>) -> tensor<?x3x4xf32>
+// CHECK-NEXT: %6 = nn.where %1, %i, %j : (tensor<2x3xi1>, tensor<2x1xi64>, tensor<3xi64>) -> tensor<2x3xi64>
+// CHECK-NEXT: %7 = nn.min %a, %b : (tensor<?x3x4xf32>, tensor<4xf32>) -> tensor<?x3x4xf32>
+// CHECK-NEXT: %8 = nn.max %7, %5 : (tensor<?x3x4xf32>, tensor<?x3x4xf32>) -> tensor<?x3x4xf32>
+// CHECK-NEXT: %9 = nn.max %i, %j : (tensor<2x1xi64>, tensor<3xi64>) -> tensor<2x3xi64>
+// CHECK-NEXT: func.return %2, %8 : tensor<?x3x4xi1>, tensor<?x3x4xf32>
+// CHECK-NEXT: }
+
+func.func @integers(%i: tensor<?x2xi64>, %j: tensor<2xi64>, %k: tensor<?x2xi32>, %x: tensor<?x2xf32>) -> tensor<?x2xi64> {
+  %0 = nn.add %i, %j : (tensor<?x2xi64>, tensor<2xi64>) -> tensor<?x2xi64>
+  %1 = nn.sub %0, %j : (tensor<?x2xi64>, tensor<2xi64>) -> tensor<?x2xi64>
+  %2 = nn.mul %1, %j : (tensor<?x2xi64>, tensor<2xi64>) -> tensor<?x2xi64>
+  %3 = nn.div %2, %j : (tensor<?x2xi64>, tensor<2xi64>) -> tensor<?x2xi64>
+  %4 = nn.pow %3, %j : (tensor<?x2xi64>, tensor<2xi64>) -> tensor<?x2xi64>
+  %5 = nn.pow %x, %j : (tensor<?x2xf32>, tensor<2xi64>) -> tensor<?x2xf32>
+  %6 = nn.mul %k, %k : (tensor<?x2xi32>, tensor<?x2xi32>) -> tensor<?x2xi32>
+  func.return %4 : tensor<?x2xi64>
+}
+// CHECK-LABEL: func.func @integers(
+// CHECK-SAME: %i: tensor<?x2xi64>, %j: tensor<2xi64>, %k: tensor<?x2xi32>, %x: tensor<?x2xf32>) -> tensor<?x2xi64> {
+// CHECK-NEXT: %0 = nn.add %i, %j : (tensor<?x2xi64>, tensor<2xi64>) -> tensor<?x2xi64>
+// CHECK-NEXT: %1 = nn.sub %0, %j : (tensor<?x2xi64>, tensor<2xi64>) -> tensor<?x2xi64>
+// CHECK-NEXT: %2 = nn.mul %1, %j : (tensor<?x2xi64>, tensor<2xi64>) -> tensor<?x2xi64>
+// CHECK-NEXT: %3 = nn.div %2, %j : (tensor<?x2xi64>, tensor<2xi64>) -> tensor<?x2xi64>
+// CHECK-NEXT: %4 = nn.pow %3, %j : (tensor<?x2xi64>, tensor<2xi64>) -> tensor<?x2xi64>
+// CHECK-NEXT: %5 = nn.pow %x, %j : (tensor<?x2xf32>, tensor<2xi64>) -> tensor<?x2xf32>
+// CHECK-NEXT: %6 = nn.mul %k, %k : (tensor<?x2xi32>, tensor<?x2xi32>) -> tensor<?x2xi32>
+// CHECK-NEXT: func.return %4 : tensor<?x2xi64>
+// CHECK-NEXT: }
+
+func.func @pad_expand_cast(%x: tensor<?x3x4x4xf32>, %i: tensor<3x1xi64>, %v: tensor<?x4xf32>) -> (tensor<?x3x11x7xf32>, tensor<2x3x5xi64>) {
+  %0 = nn.pad %x {pads = array<i64: 0, 0, 3, 1, 0, 0, 4, 2>, value = 2.000000e+00 : f32} : (tensor<?x3x4x4xf32>) -> tensor<?x3x11x7xf32>
+  %1 = nn.pad %x {pads = array<i64: 0, 0, 3, -1, 0, 0, 0, 2>, mode = "reflect"} : (tensor<?x3x4x4xf32>) -> tensor<?x3x7x5xf32>
+  %2 = nn.pad %x {pads = array<i64: 0, 0, 0, 0, 0, 0, 5, -4>, mode = "edge"} : (tensor<?x3x4x4xf32>) -> tensor<?x3x9x0xf32>
+  %3 = nn.pad %i {pads = array<i64: 1, 0, 0, 2>, value = -1.000000e+00 : f32} : (tensor<3x1xi64>) -> tensor<4x3xi64>
+  %4 = nn.expand %i : (tensor<3x1xi64>) -> tensor<2x3x5xi64>
+  %5 = nn.expand %v : (tensor<?x4xf32>) -> tensor<2x?x4xf32>
+  %6 = nn.expand %v : (tensor<?x4xf32>) -> tensor<?x4xf32>
+  %7 = nn.cast %i : (tensor<3x1xi64>) -> tensor<3x1xf32>
+  %8 = nn.cast %v : (tensor<?x4xf32>) -> tensor<?x4xi1>
+  %9 = nn.cast %8 : (tensor<?x4xi1>) -> tensor<?x4xf16>
+  %10 = nn.cast %9 : (tensor<?x4xf16>) -> tensor<?x4xui8>
+  %11 = nn.cast %10 : (tensor<?x4xui8>) -> tensor<?x4xi32>
+  func.return %0, %4 : tensor<?x3x11x7xf32>, tensor<2x3x5xi64>
+}
+// CHECK-LABEL: func.func @pad_expand_cast(
+// CHECK-SAME: %x: tensor<?x3x4x4xf32>, %i: tensor<3x1xi64>, %v: tensor<?x4xf32>) -> (tensor<?x3x11x7xf32>, tensor<2x3x5xi64>) {
+// CHECK-NEXT: %0 = nn.pad %x {pads = array<i64: 0, 0, 3, 1, 0, 0, 4, 2>, value = 2.000000e+00 : f32} : (tensor<?x3x4x4xf32>) -> tensor<?x3x11x7xf32>
+// CHECK-NEXT: %1 = nn.pad %x {pads = array<i64: 0, 0, 3, -1, 0, 0, 0, 2>, mode = "reflect"} : (tensor<?x3x4x4xf32>) -> tensor<?x3x7x5xf32>
+// CHECK-NEXT: %2 = nn.pad %x {pads = array<i64: 0, 0, 0, 0, 0, 0, 5, -4>, mode = "edge"} : (tensor<?x3x4x4xf32>) -> tensor<?x3x9x0xf32>
+// CHECK-NEXT: %3 = nn.pad %i {pads = array<i64: 1, 0, 0, 2>, value = -1.000000e+00 : f32} : (tensor<3x1xi64>) -> tensor<4x3xi64>
+// CHECK-NEXT: %4 = nn.expand %i : (tensor<3x1xi64>) -> tensor<2x3x5xi64>
+// CHECK-NEXT: %5 = nn.expand %v : (tensor<?x4xf32>) -> tensor<2x?x4xf32>
+// CHECK-NEXT: %6 = nn.expand %v : (tensor<?x4xf32>) -> tensor<?x4xf32>
+// CHECK-NEXT: %7 = nn.cast %i : (tensor<3x1xi64>) -> tensor<3x1xf32>
+// CHECK-NEXT: %8 = nn.cast %v : (tensor<?x4xf32>) -> tensor<?x4xi1>
+// CHECK-NEXT: %9 = nn.cast %8 : (tensor<?x4xi1>) -> tensor<?x4xf16>
+// CHECK-NEXT: %10 = nn.cast %9 : (tensor<?x4xf16>) -> tensor<?x4xui8>
+// CHECK-NEXT: %11 = nn.cast %10 : (tensor<?x4xui8>) -> tensor<?x4xi32>
+// CHECK-NEXT: func.return %0, %4 : tensor<?x3x11x7xf32>, tensor<2x3x5xi64>
+// CHECK-NEXT: }
