@@ -60,13 +60,13 @@ from qopt.qdialect.shapes import (
     broadcast_shapes,
     broadcasts_to,
     check_shape,
-    conv_out_dim,
+    conv2d_shape,
     dims_compatible,
     dims_product,
     fmt_shape,
     matmul_shape,
     normalize_axis,
-    pool_out_dim,
+    pool2d_shape,
     shape_of,
     slice_out_dim,
 )
@@ -428,40 +428,14 @@ class Conv2dOp(NNOp):
         )
 
     def infer_shape(self) -> Shape:
-        x, w = shape_of(self.input), shape_of(self.weight)
-        strides, pads, dilations, group = self.attrs
-        if len(x) != 4 or len(w) != 4:
-            raise VerifyException(
-                f"'{self.name}': expects a rank-4 input and weight, got "
-                f"{fmt_shape(x)} and {fmt_shape(w)}"
-            )
-        if len(strides) != 2 or len(dilations) != 2 or len(pads) != 4:
-            raise VerifyException(
-                f"'{self.name}': strides and dilations need 2 values, pads 4"
-            )
-        if min(strides) < 1 or min(dilations) < 1 or min(pads) < 0:
-            raise VerifyException(
-                f"'{self.name}': strides and dilations must be >= 1 and pads >= 0"
-            )
-        if group < 1 or w[0] % group != 0:
-            raise VerifyException(
-                f"'{self.name}': group {group} must divide the {w[0]} output channels"
-            )
-        if x[1] != DYN and x[1] != w[1] * group:
-            raise VerifyException(
-                f"'{self.name}': input has {x[1]} channels, weight expects "
-                f"{w[1]} x group {group}"
-            )
+        w = shape_of(self.weight)
+        shape = conv2d_shape(self.name, shape_of(self.input), w, *self.attrs)
         if self.bias is not None and shape_of(self.bias) != (w[0],):
             raise VerifyException(
                 f"'{self.name}': bias has shape {fmt_shape(shape_of(self.bias))}, "
                 f"expected {w[0]}"
             )
-        oh = conv_out_dim(x[2], w[2], strides[0], pads[0], pads[2], dilations[0])
-        ow = conv_out_dim(x[3], w[3], strides[1], pads[1], pads[3], dilations[1])
-        if (oh != DYN and oh < 1) or (ow != DYN and ow < 1):
-            raise VerifyException(f"'{self.name}': the window does not fit the input")
-        return (x[0], w[0], oh, ow)
+        return shape
 
 
 @irdl_op_definition
@@ -1430,43 +1404,7 @@ class Pool2dOp(NNOp):
         pads = ints(self.pads, (0, 0, 0, 0))
         dilations = self.pool_dilations()
         ceil_mode = bool_value(self.ceil_mode, False)
-        if len(x) != 4:
-            raise VerifyException(
-                f"'{self.name}': expects a rank-4 NCHW input, got {fmt_shape(x)}"
-            )
-        if len(kernel) != 2 or len(strides) != 2 or len(dilations) != 2:
-            raise VerifyException(
-                f"'{self.name}': kernel_shape, strides and dilations need 2 values"
-            )
-        if len(pads) != 4:
-            raise VerifyException(
-                f"'{self.name}': pads needs 4 values [top, left, bottom, right]"
-            )
-        if min(kernel) < 1 or min(strides) < 1 or min(dilations) < 1:
-            raise VerifyException(
-                f"'{self.name}': kernel_shape, strides and dilations must be >= 1"
-            )
-        extents = [d * (k - 1) + 1 for k, d in zip(kernel, dilations, strict=True)]
-        if min(pads) < 0 or any(p >= extents[i % 2] for i, p in enumerate(pads)):
-            raise VerifyException(
-                f"'{self.name}': pads {list(pads)} must be >= 0 and smaller than "
-                f"the window extent {extents}"
-            )
-        out = [
-            pool_out_dim(
-                x[2 + i],
-                kernel[i],
-                strides[i],
-                pads[i],
-                pads[i + 2],
-                dilations[i],
-                ceil_mode,
-            )
-            for i in range(2)
-        ]
-        if any(o != DYN and o < 1 for o in out):
-            raise VerifyException(f"'{self.name}': the window does not fit the input")
-        return (x[0], x[1], out[0], out[1])
+        return pool2d_shape(self.name, x, kernel, strides, pads, dilations, ceil_mode)
 
 
 def _pool_props(

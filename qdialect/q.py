@@ -56,9 +56,9 @@ from qopt.qdialect.shapes import (
     Shape,
     broadcast_shapes,
     check_shape,
-    conv_out_dim,
+    conv2d_shape,
     fmt_shape,
-    pool_out_dim,
+    pool2d_shape,
     shape_of,
 )
 
@@ -448,39 +448,6 @@ def _check_linear(
             _same_scales(op, "the bias", bscales, want)
         lo, hi = lo + btype.min_level, hi + btype.max_level
     _check_width(op, rtype, lo, hi)
-
-
-def conv2d_shape(
-    name: str,
-    x: Shape,
-    w: Shape,
-    strides: Sequence[int],
-    pads: Sequence[int],
-    dilations: Sequence[int],
-    group: int,
-) -> Shape:
-    """Result shape of a 2-D convolution (NCHW, OIHW), or VerifyException."""
-
-    def err(message: str) -> VerifyException:
-        return VerifyException(f"'{name}': {message}")
-
-    if len(x) != 4 or len(w) != 4:
-        raise err(
-            f"expects a rank-4 input and weight, got {fmt_shape(x)} and {fmt_shape(w)}"
-        )
-    if len(strides) != 2 or len(dilations) != 2 or len(pads) != 4:
-        raise err("strides and dilations need 2 values, pads 4")
-    if min(strides) < 1 or min(dilations) < 1 or min(pads) < 0:
-        raise err("strides and dilations must be >= 1 and pads >= 0")
-    if group < 1 or w[0] % group:
-        raise err(f"group {group} must divide the {w[0]} output channels")
-    if x[1] != DYN and x[1] != w[1] * group:
-        raise err(f"input has {x[1]} channels, weight expects {w[1]} x group {group}")
-    oh = conv_out_dim(x[2], w[2], strides[0], pads[0], pads[2], dilations[0])
-    ow = conv_out_dim(x[3], w[3], strides[1], pads[1], pads[3], dilations[1])
-    if (oh != DYN and oh < 1) or (ow != DYN and ow < 1):
-        raise err("the window does not fit the input")
-    return (x[0], w[0], oh, ow)
 
 
 @irdl_op_definition
@@ -934,35 +901,6 @@ class ReluOp(QOp):
 # --------------------------------------------------------------------------- #
 # Pooling
 # --------------------------------------------------------------------------- #
-
-
-def pool2d_shape(
-    name: str,
-    x: Shape,
-    k: Sequence[int],
-    s: Sequence[int],
-    p: Sequence[int],
-    d: Sequence[int],
-    ceil: bool,
-) -> Shape:
-    """Result shape of a 2-D pooling window over NCHW, or VerifyException."""
-
-    def err(message: str) -> VerifyException:
-        return VerifyException(f"'{name}': {message}")
-
-    if len(x) != 4:
-        raise err(f"expects a rank-4 input, got {fmt_shape(x)}")
-    if len(k) != 2 or len(s) != 2 or len(p) != 4 or len(d) != 2:
-        raise err("kernel_shape, strides and dilations need 2 values, pads 4")
-    if min(k) < 1 or min(s) < 1 or min(p) < 0 or min(d) < 1:
-        raise err("kernel, strides and dilations must be >= 1 and pads >= 0")
-    if p[0] >= k[0] or p[2] >= k[0] or p[1] >= k[1] or p[3] >= k[1]:
-        raise err("pads must be smaller than the kernel")
-    oh = pool_out_dim(x[2], k[0], s[0], p[0], p[2], d[0], ceil)
-    ow = pool_out_dim(x[3], k[1], s[1], p[1], p[3], d[1], ceil)
-    if (oh != DYN and oh < 1) or (ow != DYN and ow < 1):
-        raise err("the window does not fit the input")
-    return (x[0], x[1], oh, ow)
 
 
 class _PoolOp(QOp):

@@ -206,3 +206,85 @@ def slice_out_dim(size: int, start: int, end: int, step: int) -> int:
     if size == DYN:
         return DYN
     return slice_bounds(size, start, end, step)[2]
+
+
+def conv2d_shape(
+    name: str,
+    x: Shape,
+    w: Shape,
+    strides: Sequence[int],
+    pads: Sequence[int],
+    dilations: Sequence[int],
+    group: int,
+) -> Shape:
+    """Result shape of a 2-D convolution (NCHW, OIHW), or VerifyException."""
+
+    def err(message: str) -> VerifyException:
+        return VerifyException(f"'{name}': {message}")
+
+    if len(x) != 4 or len(w) != 4:
+        raise err(
+            f"expects a rank-4 input and weight, got {fmt_shape(x)} and {fmt_shape(w)}"
+        )
+    if len(strides) != 2 or len(dilations) != 2 or len(pads) != 4:
+        raise err("strides and dilations need 2 values, pads 4")
+    if min(strides) < 1 or min(dilations) < 1 or min(pads) < 0:
+        raise err("strides and dilations must be >= 1 and pads >= 0")
+    if group < 1 or w[0] % group:
+        raise err(f"group {group} must divide the {w[0]} output channels")
+    if x[1] != DYN and x[1] != w[1] * group:
+        raise err(f"input has {x[1]} channels, weight expects {w[1]} x group {group}")
+    oh = conv_out_dim(x[2], w[2], strides[0], pads[0], pads[2], dilations[0])
+    ow = conv_out_dim(x[3], w[3], strides[1], pads[1], pads[3], dilations[1])
+    if (oh != DYN and oh < 1) or (ow != DYN and ow < 1):
+        raise err("the window does not fit the input")
+    return (x[0], w[0], oh, ow)
+
+
+def pool2d_shape(
+    name: str,
+    x: Sequence[int],
+    kernel: Sequence[int],
+    strides: Sequence[int],
+    pads: Sequence[int],
+    dilations: Sequence[int],
+    ceil_mode: bool,
+) -> Shape:
+    """Result shape of a 2-D pooling window over NCHW, or VerifyException.
+
+    Pads must be smaller than the window extent d * (k - 1) + 1, so that no
+    window lies entirely in the padding.
+    """
+
+    def err(message: str) -> VerifyException:
+        return VerifyException(f"'{name}': {message}")
+
+    if len(x) != 4:
+        raise err(f"expects a rank-4 NCHW input, got {fmt_shape(x)}")
+    if len(kernel) != 2 or len(strides) != 2 or len(dilations) != 2:
+        raise err("kernel_shape, strides and dilations need 2 values")
+    if len(pads) != 4:
+        raise err("pads needs 4 values [top, left, bottom, right]")
+    if min(kernel) < 1 or min(strides) < 1 or min(dilations) < 1:
+        raise err("kernel_shape, strides and dilations must be >= 1")
+    extents = [d * (k - 1) + 1 for k, d in zip(kernel, dilations, strict=True)]
+    if min(pads) < 0 or any(p >= extents[i % 2] for i, p in enumerate(pads)):
+        raise err(
+            f"pads {list(pads)} must be >= 0 and smaller than the window "
+            f"extent {extents}"
+        )
+    out = [
+        pool_out_dim(
+            x[2 + i],
+            kernel[i],
+            strides[i],
+            pads[i],
+            pads[i + 2],
+            dilations[i],
+            ceil_mode,
+        )
+        for i in range(2)
+    ]
+    if any(o != DYN and o < 1 for o in out):
+        raise err("the window does not fit the input")
+    return (x[0], x[1], out[0], out[1])

@@ -662,28 +662,34 @@ func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
 // ---- q.maxpool2d, q.avgpool2d ----
 
 // -----
-// CHECK: 'q.maxpool2d': expects a rank-4 input, got 4x4x4
+// CHECK: 'q.maxpool2d': expects a rank-4 NCHW input, got 4x4x4
 func.func @f(%x: tensor<4x4x4x!q.uniform<i8:f32, 1.0>>) -> tensor<4x4x4x!q.uniform<i8:f32, 1.0>> {
   %0 = q.maxpool2d %x {kernel_shape = array<i64: 2, 2>} : (tensor<4x4x4x!q.uniform<i8:f32, 1.0>>) -> tensor<4x4x4x!q.uniform<i8:f32, 1.0>>
   func.return %0 : tensor<4x4x4x!q.uniform<i8:f32, 1.0>>
 }
 // -----
-// CHECK: 'q.maxpool2d': kernel_shape, strides and dilations need 2 values, pads 4
+// CHECK: 'q.maxpool2d': kernel_shape, strides and dilations need 2 values
 func.func @f(%x: tensor<1x1x4x4x!q.uniform<i8:f32, 1.0>>) -> tensor<1x1x2x2x!q.uniform<i8:f32, 1.0>> {
   %0 = q.maxpool2d %x {kernel_shape = array<i64: 2>} : (tensor<1x1x4x4x!q.uniform<i8:f32, 1.0>>) -> tensor<1x1x2x2x!q.uniform<i8:f32, 1.0>>
   func.return %0 : tensor<1x1x2x2x!q.uniform<i8:f32, 1.0>>
 }
 // -----
-// CHECK: 'q.maxpool2d': kernel, strides and dilations must be >= 1 and pads >= 0
+// CHECK: 'q.maxpool2d': pads [0, 0, -1, 0] must be >= 0 and smaller than the window extent [2, 2]
 func.func @f(%x: tensor<1x1x4x4x!q.uniform<i8:f32, 1.0>>) -> tensor<1x1x2x2x!q.uniform<i8:f32, 1.0>> {
   %0 = q.maxpool2d %x {kernel_shape = array<i64: 2, 2>, pads = array<i64: 0, 0, -1, 0>} : (tensor<1x1x4x4x!q.uniform<i8:f32, 1.0>>) -> tensor<1x1x2x2x!q.uniform<i8:f32, 1.0>>
   func.return %0 : tensor<1x1x2x2x!q.uniform<i8:f32, 1.0>>
 }
 // -----
-// CHECK: 'q.maxpool2d': pads must be smaller than the kernel
+// CHECK: 'q.maxpool2d': pads [2, 2, 0, 0] must be >= 0 and smaller than the window extent [2, 2]
 func.func @f(%x: tensor<1x1x4x4x!q.uniform<i8:f32, 1.0>>) -> tensor<1x1x5x5x!q.uniform<i8:f32, 1.0>> {
   %0 = q.maxpool2d %x {kernel_shape = array<i64: 2, 2>, pads = array<i64: 2, 2, 0, 0>} : (tensor<1x1x4x4x!q.uniform<i8:f32, 1.0>>) -> tensor<1x1x5x5x!q.uniform<i8:f32, 1.0>>
   func.return %0 : tensor<1x1x5x5x!q.uniform<i8:f32, 1.0>>
+}
+// -----
+// CHECK: 'q.maxpool2d': kernel_shape, strides and dilations must be >= 1
+func.func @f(%x: tensor<1x1x4x4x!q.uniform<i8:f32, 1.0>>) -> tensor<1x1x2x2x!q.uniform<i8:f32, 1.0>> {
+  %0 = q.maxpool2d %x {kernel_shape = array<i64: 2, 2>, strides = array<i64: 0, 1>} : (tensor<1x1x4x4x!q.uniform<i8:f32, 1.0>>) -> tensor<1x1x2x2x!q.uniform<i8:f32, 1.0>>
+  func.return %0 : tensor<1x1x2x2x!q.uniform<i8:f32, 1.0>>
 }
 // -----
 // CHECK: 'q.maxpool2d': the window does not fit the input
