@@ -22,7 +22,13 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return NNCanonicalizePass
 
+    def get_calibrate() -> type[ModulePass]:
+        from qopt.passes.calibrate import CalibratePass
+
+        return CalibratePass
+
     return {
         "nn-fold-batchnorm": get_fold_batchnorm,
         "nn-canonicalize": get_canonicalize,
+        "qopt-calibrate": get_calibrate,
     }

@@ -42,6 +42,7 @@ from xdsl.printer import Printer
 from xdsl.traits import ConstantLike, Pure
 from xdsl.utils.exceptions import VerifyException
 
+from qopt.qdialect.calib import CALIB_ATTRIBUTES
 from qopt.qdialect.packing import check_packed, hex_to_levels, levels_to_hex
 from qopt.qdialect.qtypes import (
     Q_ATTRIBUTES,
@@ -1133,6 +1134,6 @@ Q_OPS = [
     LutOp,
 ]
 
-Q = Dialect("q", Q_OPS, Q_ATTRIBUTES)
+Q = Dialect("q", Q_OPS, [*Q_ATTRIBUTES, *CALIB_ATTRIBUTES])
 
 __all__ = ["Q_OPS", "Q", "expressed_dtype"]

@@ -41,7 +41,7 @@ def test_every_verifier_has_an_invalid_test(dialect: str):
 
 def test_every_q_type_round_trips():
     d = get_all_dialects()["q"]()
-    text = _text("q/types.mlir")
+    text = _text("q/types.mlir", "q/calib.mlir")
     assert "--print-op-generic" in text
     missing = [
         a.name
