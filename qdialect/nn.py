@@ -1556,7 +1556,10 @@ class ReshapeOp(NNOp):
     """Reinterpret a tensor with the result's shape (row-major order).
 
     The target shape is the result type; at most one dimension of each side
-    may be dynamic, and the static element counts must agree.
+    may be dynamic. With no dynamic dimension the element counts agree; with
+    one on each side, one static count must divide the other (the dynamic
+    dimension scales, e.g. batch -> batch * heads in attention), and the
+    executor checks the actual sizes at run time.
     """
 
     name = "nn.reshape"
@@ -1587,7 +1590,11 @@ class ReshapeOp(NNOp):
             n_src *= d
         for d in dst_static:
             n_dst *= d
-        if (DYN in src) == (DYN in dst):
+        if DYN in src and DYN in dst:
+            # the dynamic dims may differ by the ratio of the static counts
+            # (e.g. batch -> batch * heads); the executor checks at run time
+            ok = n_src == 0 or n_dst == 0 or n_src % n_dst == 0 or n_dst % n_src == 0
+        elif DYN not in src and DYN not in dst:
             ok = n_src == n_dst
         elif DYN in src:
             ok = n_src == 0 or n_dst % n_src == 0

@@ -119,14 +119,27 @@ class QoptOptMain(xDSLOptMain):
 
     def register_all_frontends(self):
         super().register_all_frontends()
-        # Importers of other formats (e.g. `onnx`), when qopt's frontends offer
-        # a registry: file extension -> function from a byte stream to a module.
+        # Importers of other formats (`onnx`): file extension -> function from
+        # a byte stream to a module. The ONNX importer reads its options
+        # (--batch, --dim, --inline-params) when it runs, after parsing.
         try:
-            from qopt.frontends import get_all_frontends  # type: ignore[attr-defined]
+            from qopt.frontends import get_all_frontends
         except ImportError:
             return
         for ext, frontend in get_all_frontends().items():
             self.available_frontends.setdefault(ext, frontend)
+        if "onnx" in get_all_frontends():
+            self.available_frontends["onnx"] = self._import_onnx
+
+    def _import_onnx(self, stream: IO[bytes]) -> ModuleOp:
+        """The ONNX frontend with the import options of the command line."""
+        from qopt.frontends.onnx import OnnxImportError
+        from qopt.frontends.onnx_cli import import_from_args
+
+        try:
+            return import_from_args(stream, self.args, self.get_input_name())
+        except OnnxImportError as e:
+            raise ToolError(one_line(str(e))) from None
 
     def register_all_arguments(self, arg_parser: argparse.ArgumentParser):
         super().register_all_arguments(arg_parser)
@@ -140,6 +153,9 @@ class QoptOptMain(xDSLOptMain):
             "Passes inside func.func(...) run on the whole module (xDSL passes "
             "are module passes). Cannot be combined with -p.",
         )
+        from qopt.frontends.onnx_cli import add_import_arguments
+
+        add_import_arguments(arg_parser)
 
     # ------------------------------------------------------------------ pipeline
 
@@ -223,6 +239,14 @@ class QoptOptMain(xDSLOptMain):
     def run(self):
         """Parse, transform and print each chunk; write -o only if all succeeded."""
         chunks, file_extension = self.prepare_input()
+        if file_extension != "onnx":
+            from qopt.frontends.onnx_cli import given_import_arguments
+
+            given = given_import_arguments(self.args)
+            if given:
+                for chunk, _ in chunks:
+                    chunk.close()
+                raise ToolError(f"{given[0]} applies only to an ONNX input (.onnx)")
         to_file = self.args.output_file is not None
         out: IO[str] = io.StringIO() if to_file else sys.stdout
         try:

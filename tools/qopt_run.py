@@ -4,7 +4,9 @@
              [--pass-pipeline 'builtin.module(...)' | -p a,b]
              [--output results.npz] [--precision 6] [--quiet]
 
-The IR (`-` reads stdin) is parsed and verified, optionally transformed by a
+An ONNX model (`model.onnx`) is imported first (with `--batch N`, `--dim
+NAME=VALUE` and `--inline-params` as in qopt-opt). The IR (`-` reads stdin)
+is parsed and verified, optionally transformed by a
 pass pipeline (same syntax and errors as qopt-opt), and `func.func @ENTRY` is
 run by qopt's reference executor. Each `--input` gives arguments in order:
 
@@ -169,7 +171,11 @@ def _parser() -> argparse.ArgumentParser:
         description="Run a function of an IR file on numpy inputs with qopt's "
         "reference executor and print (or save) its results.",
     )
-    p.add_argument("input_file", metavar="FILE", help="the IR (.mlir); '-' reads stdin")
+    p.add_argument(
+        "input_file",
+        metavar="FILE",
+        help="the IR (.mlir; '-' reads stdin) or an ONNX model (.onnx)",
+    )
     p.add_argument(
         "-i",
         "--input",
@@ -207,6 +213,9 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="parse ops of unknown dialects (they cannot run)",
     )
+    from qopt.frontends.onnx_cli import add_import_arguments
+
+    add_import_arguments(p)
     return p
 
 
@@ -231,6 +240,22 @@ def read_module(
     for dialect, factory in all_dialects().items():
         ctx.register_dialect(dialect, factory)
     module = Parser(ctx, text, name).parse_module()
+    return ctx, module
+
+
+def import_module(args: argparse.Namespace) -> tuple[Context, ModuleOp]:
+    """Import an ONNX model (verified by the importer) with every dialect loaded."""
+    from qopt.frontends.onnx import OnnxImportError
+    from qopt.frontends.onnx_cli import import_from_args
+    from qopt.tools.qopt_opt import all_dialects
+
+    ctx = Context(allow_unregistered=args.allow_unregistered_dialect)
+    for dialect, factory in all_dialects().items():
+        ctx.register_dialect(dialect, factory)
+    try:
+        module = import_from_args(args.input_file, args, args.input_file)
+    except OnnxImportError as e:
+        raise ToolError(one_line(str(e))) from None
     return ctx, module
 
 
@@ -261,8 +286,16 @@ def run(args: argparse.Namespace) -> None:
     pipeline = args.pass_pipeline if args.pass_pipeline is not None else args.passes
     passes = build_passes(pipeline, all_passes()) if pipeline.strip() else ()
 
-    ctx, module = read_module(args.input_file, args.allow_unregistered_dialect)
-    _verify(module, "the input")
+    if args.input_file.endswith(".onnx"):
+        ctx, module = import_module(args)
+    else:
+        from qopt.frontends.onnx_cli import given_import_arguments
+
+        given = given_import_arguments(args)
+        if given:
+            raise ToolError(f"{given[0]} applies only to an ONNX input (.onnx)")
+        ctx, module = read_module(args.input_file, args.allow_unregistered_dialect)
+        _verify(module, "the input")
     inputs = load_inputs(args.input)
     for p in passes:
         try:
