@@ -27,8 +27,14 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return CalibratePass
 
+    def get_quantize() -> type[ModulePass]:
+        from qopt.passes.quantize import QuantizePass
+
+        return QuantizePass
+
     return {
         "nn-fold-batchnorm": get_fold_batchnorm,
         "nn-canonicalize": get_canonicalize,
         "qopt-calibrate": get_calibrate,
+        "qopt-quantize": get_quantize,
     }
