@@ -32,9 +32,21 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return QuantizePass
 
+    def get_equalize() -> type[ModulePass]:
+        from qopt.passes.equalize import EqualizePass
+
+        return EqualizePass
+
+    def get_bias_correct() -> type[ModulePass]:
+        from qopt.passes.bias_correct import BiasCorrectPass
+
+        return BiasCorrectPass
+
     return {
         "nn-fold-batchnorm": get_fold_batchnorm,
         "nn-canonicalize": get_canonicalize,
         "qopt-calibrate": get_calibrate,
         "qopt-quantize": get_quantize,
+        "qopt-equalize": get_equalize,
+        "qopt-bias-correct": get_bias_correct,
     }
