@@ -262,15 +262,54 @@ def weight_scales(w: np.ndarray, fmt: WeightFormat, axis: int | None) -> np.ndar
 
 
 def quantize_weights(
-    w: np.ndarray, fmt: WeightFormat, axis: int | None, expressed: AnyFloat = f32
+    w: np.ndarray,
+    fmt: WeightFormat,
+    axis: int | None,
+    expressed: AnyFloat = f32,
+    scales: Sequence[float] | None = None,
 ) -> tuple[np.ndarray, QuantizedType]:
     """Levels and q type of the weight tensor `w` (per channel of `axis`,
     or per tensor if None). The levels are the type's own quantization of w
-    (x / scale in the expressed type, then the format's rounding)."""
-    scales = weight_scales(w, fmt, axis)
+    (x / scale in the expressed type, then the format's rounding). `scales`
+    (one per channel, or one) replaces `weight_scales` (e.g. the scales that
+    `qopt-adaround` recorded for the weights it rounded onto their grid)."""
+    if scales is None:
+        scales = weight_scales(w, fmt, axis)
     qtype = fmt.qtype([float(s) for s in scales], axis, expressed)
     levels = qtype.quantize(w)
     return levels, qtype
+
+
+WEIGHT_FORMAT_ATTR = "q.weight_format"
+"""Op attribute (string) written by `qopt-adaround`: the weight format whose
+grid the layer's float weights were rounded onto."""
+
+WEIGHT_SCALES_ATTR = "q.weight_scales"
+"""Op attribute (`array<f64: ...>`, one per output channel or one per tensor)
+written by `qopt-adaround`: the scales of that grid, which `qopt-quantize`
+then uses instead of recomputing them, so that its nearest rounding gives
+exactly the learned levels."""
+
+
+def grid_neighbours(t: np.ndarray, fmt: WeightFormat) -> tuple[np.ndarray, np.ndarray]:
+    """The two neighbouring levels lo <= t <= hi of each real `t` (in level
+    units) in the sorted level set of `fmt` (the uniform grid -q..q, or the
+    pot/spot levels); a level itself gives lo = t, and a value beyond the
+    extreme levels gives lo = hi = that extreme level."""
+    t = np.asarray(t, dtype=np.float64)
+    if fmt.kind in ("int", "ternary"):
+        top = float(fmt.max_level)
+        lo = np.clip(np.floor(t), -top, top)
+        hi = np.clip(lo + 1.0, -top, top)
+        lo = np.where(t >= top, top, lo)
+        hi = np.where(t <= -top, -top, hi)
+        return lo.astype(np.int64), hi.astype(np.int64)
+    levels = fmt.levels_attr.levels
+    idx = np.clip(np.searchsorted(levels, t, side="right"), 1, len(levels) - 1)
+    lo, hi = levels[idx - 1], levels[idx]
+    lo = np.where(t >= levels[-1], levels[-1], np.where(t <= levels[0], levels[0], lo))
+    hi = np.where(t <= levels[0], levels[0], hi)
+    return lo.astype(np.int64), hi.astype(np.int64)
 
 
 def quantize_bias(

@@ -92,6 +92,12 @@ weights, no unused dequantize is left).
    the dequantized values, and where a rewritten op needs its result, a
    `q.quantize` to the activation type of its range is inserted.
 
+Weights rounded by `qopt-adaround` carry `q.weight_format` and
+`q.weight_scales` on their layer op: the layer then uses exactly those
+scales (its float weights are already grid values, so the nearest rounding
+gives the learned levels bit-exactly); a different format or granularity for
+that layer is a one-line error.
+
 Activation ranges per channel are reduced to their hull [min lo, max hi]
 (the integer ops take per-tensor activations).
 
@@ -112,10 +118,12 @@ import numpy as np
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import (
+    DenseArrayBase,
     Float16Type,
     Float32Type,
     Float64Type,
     ModuleOp,
+    StringAttr,
     TensorType,
 )
 from xdsl.interpreter import Interpreter
@@ -127,6 +135,8 @@ from xdsl.utils.exceptions import PassFailedException, VerifyException
 
 from qopt.backends.reference.nn import dense_to_numpy
 from qopt.passes.quant_formats import (
+    WEIGHT_FORMAT_ATTR,
+    WEIGHT_SCALES_ATTR,
     ActFormat,
     WeightFormat,
     parse_act_format,
@@ -437,12 +447,45 @@ class _Rewrite:
         """A q.constant of the weights `w` (per channel of `axis` unless the
         layer's granularity is tensor), named like the float constant."""
         elt = like.type.element_type  # type: ignore[attr-defined]
-        levels, qtype = quantize_weights(
-            w, cfg.weights, axis if cfg.granularity == "channel" else None, elt
-        )
+        per_axis = axis if cfg.granularity == "channel" else None
+        scales = self.recorded_scales(before, cfg, w.shape[axis], per_axis)
+        levels, qtype = quantize_weights(w, cfg.weights, per_axis, elt, scales)
         const = q.ConstantOp.from_levels(levels, qtype)
         self.insert([const], before)
         return _with_hint(const.output, like.name_hint)
+
+    @staticmethod
+    def recorded_scales(
+        op: Operation, cfg: LayerConfig, channels: int, axis: int | None
+    ) -> list[float] | None:
+        """The weight scales that `qopt-adaround` recorded on `op` (its
+        weights lie on that grid), checked against the layer's settings."""
+        scales = op.attributes.get(WEIGHT_SCALES_ATTR)
+        if scales is None:
+            return None
+        fmt = op.attributes.get(WEIGHT_FORMAT_ATTR)
+        name = fmt.data if isinstance(fmt, StringAttr) else None
+        if not isinstance(scales, DenseArrayBase) or name is None:
+            raise QuantizeError(
+                f"{_describe_op(op)}: {WEIGHT_SCALES_ATTR} must be an "
+                f"array<f64: ...> beside a string {WEIGHT_FORMAT_ATTR}"
+            )
+        if name != cfg.weights.name:
+            raise QuantizeError(
+                f"{_describe_op(op)}: its weights were rounded for '{name}' "
+                f"(qopt-adaround) but are quantized as '{cfg.weights.name}': use "
+                "the same weight format in both passes"
+            )
+        values = [float(v) for v in scales.get_values()]
+        want = channels if axis is not None else 1
+        if len(values) != want or not all(v > 0 and math.isfinite(v) for v in values):
+            granularity = "channel" if axis is not None else "tensor"
+            raise QuantizeError(
+                f"{_describe_op(op)}: {WEIGHT_SCALES_ATTR} holds {len(values)} "
+                f"scales, weight-granularity={granularity} needs {want} positive "
+                "ones: use the same granularity in qopt-adaround and qopt-quantize"
+            )
+        return values
 
     def bias(
         self,
