@@ -25,7 +25,10 @@ The arithmetic is done in float64 (epsilon is taken at its f32 value, as
 the reference executor does) and rounded once to the element type of the
 weight (float32 for f32 graphs); a new C keeps the element type of the old
 one. The batchnorm and the old layer are replaced by the new layer, and the
-constants that this leaves unused are erased.
+constants that this leaves unused are erased. The new layer records what
+the batchnorm knew about its output distribution, y ~ N(beta, gamma^2) per
+channel, as `q.bn_stats = {mean = array<f64: beta>, std = array<f64: |gamma|>}`
+so that `qopt-bias-correct{mode=analytic}` still works after folding.
 
 Anything else (batchnorm after another op, non-constant statistics or
 weights, a layer result with other users) is left untouched: this is an
@@ -40,7 +43,13 @@ from dataclasses import dataclass
 
 import numpy as np
 from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp, TensorType
+from xdsl.dialects.builtin import (
+    DenseArrayBase,
+    DictionaryAttr,
+    ModuleOp,
+    TensorType,
+    f64,
+)
 from xdsl.ir import Operation, OpResult, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
@@ -51,6 +60,7 @@ from xdsl.pattern_rewriter import (
 )
 
 from qopt.backends.reference.nn import dense_to_numpy, numpy_to_dense
+from qopt.passes.equalize import BN_STATS_ATTR
 from qopt.qdialect import nn
 
 
@@ -98,6 +108,14 @@ class FoldBatchNormPattern(RewritePattern):
             new_ops = self._fold_gemm(layer, bn, k, beta, mean)
         if new_ops is None:
             return
+        # what the batchnorm knew about its output: y ~ N(beta, gamma^2) per
+        # channel; qopt-bias-correct{mode=analytic} reads it after folding
+        new_ops[-1].attributes[BN_STATS_ATTR] = DictionaryAttr(
+            {
+                "mean": DenseArrayBase.from_list(f64, [float(v) for v in beta]),
+                "std": DenseArrayBase.from_list(f64, [abs(float(v)) for v in scale]),
+            }
+        )
 
         old_constants = [s[0] for s in stats]
         old_constants += [

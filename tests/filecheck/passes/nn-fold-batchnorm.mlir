@@ -7,7 +7,7 @@
 // CHECK-LABEL: func.func @conv_no_bias(
 // CHECK-NEXT:    %w = nn.constant dense<{{\[\[\[\[}}2.000000e+00]], {{\[\[}}4.000000e+00]]], {{\[\[\[}}1.500000e+00]], {{\[\[}}2.000000e+00]]]]> : tensor<2x2x1x1xf32>
 // CHECK-NEXT:    %b = nn.constant dense<[0.000000e+00, -2.000000e+00]> : tensor<2xf32>
-// CHECK-NEXT:    %y = nn.conv2d %x, %w, %b : (tensor<?x2x3x3xf32>, tensor<2x2x1x1xf32>, tensor<2xf32>) -> tensor<?x2x3x3xf32>
+// CHECK-NEXT:    %y = nn.conv2d %x, %w, %b {q.bn_stats = {mean = array<f64: 1.000000e+00, -1.000000e+00>, std = array<f64: 2.000000e+00, 1.000000e+00>}} : (tensor<?x2x3x3xf32>, tensor<2x2x1x1xf32>, tensor<2xf32>) -> tensor<?x2x3x3xf32>
 // CHECK-NEXT:    func.return %y : tensor<?x2x3x3xf32>
 // CHECK-NEXT:  }
 func.func @conv_no_bias(%x: tensor<?x2x3x3xf32>) -> tensor<?x2x3x3xf32> {
@@ -25,7 +25,7 @@ func.func @conv_no_bias(%x: tensor<?x2x3x3xf32>) -> tensor<?x2x3x3xf32> {
 // CHECK-LABEL: func.func @depthwise_bias(
 // CHECK-NEXT:    %w = nn.constant dense<{{\[\[\[\[}}1.000000e+00, 1.000000e+00, 1.000000e+00], [1.000000e+00, 1.000000e+00, 1.000000e+00], [1.000000e+00, 1.000000e+00, 1.000000e+00]]], {{\[\[\[}}-2.000000e+00, -2.000000e+00, -2.000000e+00], [-2.000000e+00, -2.000000e+00, -2.000000e+00], [-2.000000e+00, -2.000000e+00, -2.000000e+00]]]]> : tensor<2x1x3x3xf32>
 // CHECK-NEXT:    %c = nn.constant dense<[2.250000e+00, 8.000000e+00]> : tensor<2xf32>
-// CHECK-NEXT:    %y = nn.conv2d %x, %w, %c {strides = array<i64: 2, 2>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, group = 2 : i64} : (tensor<1x2x4x4xf32>, tensor<2x1x3x3xf32>, tensor<2xf32>) -> tensor<1x2x2x2xf32>
+// CHECK-NEXT:    %y = nn.conv2d %x, %w, %c {q.bn_stats = {mean = array<f64: 2.500000e-01, 0.000000e+00>, std = array<f64: 4.000000e+00, 1.000000e+00>}, strides = array<i64: 2, 2>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, group = 2 : i64} : (tensor<1x2x4x4xf32>, tensor<2x1x3x3xf32>, tensor<2xf32>) -> tensor<1x2x2x2xf32>
 // CHECK-NEXT:    func.return %y : tensor<1x2x2x2xf32>
 // CHECK-NEXT:  }
 func.func @depthwise_bias(%x: tensor<1x2x4x4xf32>) -> tensor<1x2x2x2xf32> {
@@ -44,7 +44,7 @@ func.func @depthwise_bias(%x: tensor<1x2x4x4xf32>) -> tensor<1x2x2x2xf32> {
 // CHECK-LABEL: func.func @default_epsilon(
 // CHECK-NEXT:    %w = nn.constant dense<9.999950e-01> : tensor<1x1x1x1xf32>
 // CHECK-NEXT:    %b = nn.constant dense<0.000000e+00> : tensor<1xf32>
-// CHECK-NEXT:    %y = nn.conv2d %x, %w, %b : (tensor<?x1x2x2xf32>, tensor<1x1x1x1xf32>, tensor<1xf32>) -> tensor<?x1x2x2xf32>
+// CHECK-NEXT:    %y = nn.conv2d %x, %w, %b {q.bn_stats = {mean = array<f64: 0.000000e+00>, std = array<f64: 1.000000e+00>}} : (tensor<?x1x2x2xf32>, tensor<1x1x1x1xf32>, tensor<1xf32>) -> tensor<?x1x2x2xf32>
 // CHECK-NEXT:    func.return %y : tensor<?x1x2x2xf32>
 // CHECK-NEXT:  }
 func.func @default_epsilon(%x: tensor<?x1x2x2xf32>) -> tensor<?x1x2x2xf32> {
@@ -63,7 +63,7 @@ func.func @default_epsilon(%x: tensor<?x1x2x2xf32>) -> tensor<?x1x2x2xf32> {
 // CHECK-LABEL: func.func @gemm_trans_b(
 // CHECK-NEXT:    %w = nn.constant dense<{{\[\[}}4.000000e+00, 8.000000e+00, 1.200000e+01], [4.000000e+00, 5.000000e+00, 6.000000e+00]]> : tensor<2x3xf32>
 // CHECK-NEXT:    %c = nn.constant dense<[-1.000000e+00, 1.000000e+00]> : tensor<2xf32>
-// CHECK-NEXT:    %y = nn.gemm %a, %w, %c {transB = true} : (tensor<?x3xf32>, tensor<2x3xf32>, tensor<2xf32>) -> tensor<?x2xf32>
+// CHECK-NEXT:    %y = nn.gemm %a, %w, %c {q.bn_stats = {mean = array<f64: 0.000000e+00, 1.000000e+00>, std = array<f64: 2.000000e+00, 1.000000e+00>}, transB = true} : (tensor<?x3xf32>, tensor<2x3xf32>, tensor<2xf32>) -> tensor<?x2xf32>
 // CHECK-NEXT:    func.return %y : tensor<?x2xf32>
 // CHECK-NEXT:  }
 func.func @gemm_trans_b(%a: tensor<?x3xf32>) -> tensor<?x2xf32> {
@@ -82,7 +82,7 @@ func.func @gemm_trans_b(%a: tensor<?x3xf32>) -> tensor<?x2xf32> {
 // CHECK-LABEL: func.func @gemm_no_c(
 // CHECK-NEXT:    %w = nn.constant dense<{{\[\[}}2.000000e+00, 1.000000e+00], [6.000000e+00, 2.000000e+00]]> : tensor<2x2xf32>
 // CHECK-NEXT:    %b = nn.constant dense<[-1.500000e+00, 5.000000e-01]> : tensor<2xf32>
-// CHECK-NEXT:    %y = nn.gemm %a, %w, %b : (tensor<?x2xf32>, tensor<2x2xf32>, tensor<2xf32>) -> tensor<?x2xf32>
+// CHECK-NEXT:    %y = nn.gemm %a, %w, %b {q.bn_stats = {mean = array<f64: 5.000000e-01, 0.000000e+00>, std = array<f64: 2.000000e+00, 1.000000e+00>}} : (tensor<?x2xf32>, tensor<2x2xf32>, tensor<2xf32>) -> tensor<?x2xf32>
 // CHECK-NEXT:    func.return %y : tensor<?x2xf32>
 // CHECK-NEXT:  }
 func.func @gemm_no_c(%a: tensor<?x2xf32>) -> tensor<?x2xf32> {
@@ -100,10 +100,10 @@ func.func @gemm_no_c(%a: tensor<?x2xf32>) -> tensor<?x2xf32> {
 // CHECK-LABEL: func.func @shared_weight(
 // CHECK-NEXT:    %w = nn.constant dense<6.000000e+00> : tensor<1x1x1x1xf32>
 // CHECK-NEXT:    %b = nn.constant dense<1.000000e+00> : tensor<1xf32>
-// CHECK-NEXT:    %y1 = nn.conv2d %x, %w, %b : (tensor<?x1x2x2xf32>, tensor<1x1x1x1xf32>, tensor<1xf32>) -> tensor<?x1x2x2xf32>
+// CHECK-NEXT:    %y1 = nn.conv2d %x, %w, %b {q.bn_stats = {mean = array<f64: 1.000000e+00>, std = array<f64: 2.000000e+00>}} : (tensor<?x1x2x2xf32>, tensor<1x1x1x1xf32>, tensor<1xf32>) -> tensor<?x1x2x2xf32>
 // CHECK-NEXT:    %w_1 = nn.constant dense<3.000000e+00> : tensor<1x1x1x1xf32>
 // CHECK-NEXT:    %b_1 = nn.constant dense<1.000000e+00> : tensor<1xf32>
-// CHECK-NEXT:    %y2 = nn.conv2d %x, %w_1, %b_1 : (tensor<?x1x2x2xf32>, tensor<1x1x1x1xf32>, tensor<1xf32>) -> tensor<?x1x2x2xf32>
+// CHECK-NEXT:    %y2 = nn.conv2d %x, %w_1, %b_1 {q.bn_stats = {mean = array<f64: 1.000000e+00>, std = array<f64: 2.000000e+00>}} : (tensor<?x1x2x2xf32>, tensor<1x1x1x1xf32>, tensor<1xf32>) -> tensor<?x1x2x2xf32>
 // CHECK-NEXT:    func.return %y1, %y2 : tensor<?x1x2x2xf32>, tensor<?x1x2x2xf32>
 // CHECK-NEXT:  }
 func.func @shared_weight(%x: tensor<?x1x2x2xf32>) -> (tensor<?x1x2x2xf32>, tensor<?x1x2x2xf32>) {
