@@ -32,6 +32,11 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return QuantizePass
 
+    def get_adaround() -> type[ModulePass]:
+        from qopt.passes.adaround import AdaRoundPass
+
+        return AdaRoundPass
+
     def get_equalize() -> type[ModulePass]:
         from qopt.passes.equalize import EqualizePass
 
@@ -49,4 +54,5 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "qopt-quantize": get_quantize,
         "qopt-equalize": get_equalize,
         "qopt-bias-correct": get_bias_correct,
+        "qopt-adaround": get_adaround,
     }
