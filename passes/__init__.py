@@ -47,6 +47,16 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return BiasCorrectPass
 
+    def get_sva() -> type[ModulePass]:
+        from qopt.passes.sva import SvaPass
+
+        return SvaPass
+
+    def get_mixed_precision() -> type[ModulePass]:
+        from qopt.passes.mixed_precision import MixedPrecisionPass
+
+        return MixedPrecisionPass
+
     return {
         "nn-fold-batchnorm": get_fold_batchnorm,
         "nn-canonicalize": get_canonicalize,
@@ -55,4 +65,6 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "qopt-equalize": get_equalize,
         "qopt-bias-correct": get_bias_correct,
         "qopt-adaround": get_adaround,
+        "qopt-sva": get_sva,
+        "qopt-mixed-precision": get_mixed_precision,
     }

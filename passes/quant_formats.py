@@ -291,6 +291,13 @@ then uses instead of recomputing them, so that its nearest rounding gives
 exactly the learned levels."""
 
 
+WEIGHT_TYPE_ATTR = "q.weight_type"
+"""Op attribute (a q element type, e.g. `!q.mixed<...>`) written by
+`qopt-mixed-precision`: the exact type of the layer's weights in the layout
+`qopt-quantize` uses (conv OIHW; gemm/matmul [K, N]); `qopt-quantize`
+quantizes the weights to it instead of using its `weights` option."""
+
+
 def grid_neighbours(t: np.ndarray, fmt: WeightFormat) -> tuple[np.ndarray, np.ndarray]:
     """The two neighbouring levels lo <= t <= hi of each real `t` (in level
     units) in the sorted level set of `fmt` (the uniform grid -q..q, or the

@@ -96,7 +96,10 @@ Weights rounded by `qopt-adaround` carry `q.weight_format` and
 `q.weight_scales` on their layer op: the layer then uses exactly those
 scales (its float weights are already grid values, so the nearest rounding
 gives the learned levels bit-exactly); a different format or granularity for
-that layer is a one-line error.
+that layer is a one-line error. A layer carrying `q.weight_type` (a q
+type recorded by `qopt-mixed-precision`, e.g. `!q.mixed<...>`, in the
+layout above: conv OIHW, gemm/matmul [K, N]) has its weights quantized to
+exactly that type, whatever the `weights` option says.
 
 Activation ranges per channel are reduced to their hull [min lo, max hi]
 (the integer ops take per-tensor activations).
@@ -137,6 +140,7 @@ from qopt.backends.reference.nn import dense_to_numpy
 from qopt.passes.quant_formats import (
     WEIGHT_FORMAT_ATTR,
     WEIGHT_SCALES_ATTR,
+    WEIGHT_TYPE_ATTR,
     ActFormat,
     WeightFormat,
     parse_act_format,
@@ -148,7 +152,7 @@ from qopt.passes.quant_formats import (
 from qopt.passes.quant_recipe import Recipe, RecipeError, load_recipe
 from qopt.qdialect import nn, q
 from qopt.qdialect.calib import RANGE_ATTR, RANGES_ATTR, value_range
-from qopt.qdialect.qtypes import UniformType
+from qopt.qdialect.qtypes import QuantizedType, UniformType
 from qopt.qdialect.shapes import DYN, pool2d_shape, shape_of
 
 LUT_OPS: tuple[type[Operation], ...] = (
@@ -447,9 +451,23 @@ class _Rewrite:
         """A q.constant of the weights `w` (per channel of `axis` unless the
         layer's granularity is tensor), named like the float constant."""
         elt = like.type.element_type  # type: ignore[attr-defined]
-        per_axis = axis if cfg.granularity == "channel" else None
-        scales = self.recorded_scales(before, cfg, w.shape[axis], per_axis)
-        levels, qtype = quantize_weights(w, cfg.weights, per_axis, elt, scales)
+        recorded = before.attributes.get(WEIGHT_TYPE_ATTR)
+        if recorded is not None:
+            if (
+                not isinstance(recorded, QuantizedType)
+                or recorded.expressed_type != elt
+            ):
+                raise QuantizeError(
+                    f"{_describe_op(before)}: {WEIGHT_TYPE_ATTR} must be a q type "
+                    f"expressed in {elt}"
+                )
+            recorded.verify_shape(w.shape)
+            qtype: QuantizedType = recorded
+            levels = qtype.quantize(w)
+        else:
+            per_axis = axis if cfg.granularity == "channel" else None
+            scales = self.recorded_scales(before, cfg, w.shape[axis], per_axis)
+            levels, qtype = quantize_weights(w, cfg.weights, per_axis, elt, scales)
         const = q.ConstantOp.from_levels(levels, qtype)
         self.insert([const], before)
         return _with_hint(const.output, like.name_hint)
