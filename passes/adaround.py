@@ -82,6 +82,7 @@ from xdsl.utils.exceptions import InterpretationError, PassFailedException
 
 from qopt.backends.reference.nn import im2col, numpy_dtype, numpy_to_dense
 from qopt.passes.calibrate import CalibrationError, load_calibration_data
+from qopt.passes.entry import entry_function
 from qopt.passes.quant_formats import (
     WEIGHT_FORMAT_ATTR,
     WEIGHT_SCALES_ATTR,
@@ -98,7 +99,6 @@ from qopt.passes.quantize import (
     QuantizeError,
     _bias_row,
     _const,
-    _entry_function,
     _Rewrite,
 )
 from qopt.qdialect import nn
@@ -485,7 +485,7 @@ class AdaRoundPass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         try:
             recipe = load_recipe(self.recipe) if self.recipe is not None else None
-            fn = _entry_function(op, self.entry)
+            fn = entry_function(op, self.entry, "round", AdaRoundError)
             layers = find_layers(fn, self.layer_defaults(), recipe)
             if not layers:
                 return
@@ -497,6 +497,4 @@ class AdaRoundPass(ModulePass):
                     levels = round_layer(layer, self.iters, self.lr, self.reg, bar)
                     apply_levels(layer, levels)
         except (AdaRoundError, CalibrationError, QuantizeError, RecipeError) as e:
-            raise PassFailedException(
-                " ".join(str(e).replace("to quantize", "to round").split())
-            ) from None
+            raise PassFailedException(" ".join(str(e).split())) from None

@@ -83,6 +83,7 @@ from qopt.backends.reference.nn import (
     numpy_to_dense,
 )
 from qopt.passes.calibrate import CalibrationError, load_calibration_data
+from qopt.passes.entry import entry_function
 from qopt.passes.equalize import BN_STATS_ATTR
 from qopt.passes.quant_formats import (
     WEIGHT_SCALES_ATTR,
@@ -340,21 +341,6 @@ class _Recorder(Interpreter.Listener):
             t.sum = e if t.sum is None else t.sum + e
 
 
-def _entry(module: ModuleOp, entry: str | None) -> func.FuncOp:
-    fns = [
-        op
-        for op in module.body.block.ops
-        if isinstance(op, func.FuncOp) and op.body.blocks
-    ]
-    if entry is None and len(fns) == 1:
-        return fns[0]
-    name = entry or "main"
-    for fn in fns:
-        if fn.sym_name.data == name:
-            return fn
-    raise BiasCorrectError(f"no function @{name} to correct (choose with entry=NAME)")
-
-
 @dataclass(frozen=True)
 class BiasCorrectPass(ModulePass):
     """Bias correction (Nagel et al., data-free quantization) on float `nn`
@@ -403,7 +389,7 @@ class BiasCorrectPass(ModulePass):
             raise PassFailedException(" ".join(str(e).split())) from None
 
     def _apply(self, module: ModuleOp) -> None:
-        fn = _entry(module, self.entry)
+        fn = entry_function(module, self.entry, "correct", BiasCorrectError)
         fmt = parse_weight_format(self.weights)
         per_channel = parse_granularity(self.weight_granularity) == "channel"
         block = fn.body.blocks.first

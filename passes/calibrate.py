@@ -117,6 +117,7 @@ from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import InterpretationError, PassFailedException
 
 from qopt.backends.reference.nn import numpy_dtype
+from qopt.passes.entry import entry_function
 from qopt.qdialect.calib import (
     RANGE_ATTR,
     RANGES_ATTR,
@@ -714,26 +715,6 @@ class _Observer(Interpreter.Listener):
                 stats.observe_first(results[index])
 
 
-def _entry_function(module: ModuleOp, entry: str | None) -> func.FuncOp:
-    functions = [
-        op
-        for op in module.body.block.ops
-        if isinstance(op, func.FuncOp) and op.body.blocks
-    ]
-    if entry is None:
-        if len(functions) == 1:
-            return functions[0]
-        entry = "main"
-    for fn in functions:
-        if fn.sym_name.data == entry:
-            return fn
-    names = ", ".join(f"@{f.sym_name.data}" for f in functions) or "none"
-    raise CalibrationError(
-        f"no function @{entry} to calibrate (functions with a body: {names}; "
-        "choose one with entry=NAME)"
-    )
-
-
 def _progress(total: int):
     """A tqdm bar on a terminal's stderr, else a silent stand-in."""
     from tqdm import tqdm
@@ -805,7 +786,7 @@ class CalibratePass(ModulePass):
             raise PassFailedException(str(e)) from None
 
     def _calibrate(self, module: ModuleOp) -> None:
-        fn = _entry_function(module, self.entry)
+        fn = entry_function(module, self.entry, "calibrate", CalibrationError)
         arrays = load_calibration_data(self.data, fn)
         block = fn.body.blocks.first
         assert block is not None

@@ -81,6 +81,7 @@ from xdsl.utils.exceptions import InterpretationError, PassFailedException
 
 from qopt.backends.reference.nn import dense_to_numpy, numpy_dtype
 from qopt.passes.calibrate import CalibrationError, load_calibration_data
+from qopt.passes.entry import entry_function
 from qopt.passes.quant_formats import (
     WEIGHT_SCALES_ATTR,
     WEIGHT_TYPE_ATTR,
@@ -352,21 +353,6 @@ class _SquareMeans(Interpreter.Listener):
         return ex2[:, None]
 
 
-def _entry(module: ModuleOp, entry: str | None) -> func.FuncOp:
-    fns = [
-        op
-        for op in module.body.block.ops
-        if isinstance(op, func.FuncOp) and op.body.blocks
-    ]
-    if entry is None and len(fns) == 1:
-        return fns[0]
-    name = entry or "main"
-    for fn in fns:
-        if fn.sym_name.data == name:
-            return fn
-    raise MixedPrecisionError(f"no function @{name} (choose with entry=NAME)")
-
-
 def _measure(
     module: ModuleOp,
     fn: func.FuncOp,
@@ -456,7 +442,7 @@ class MixedPrecisionPass(ModulePass):
         lo = _int_format(self.low, "low")
         hi = _int_format(self.high, "high")
         try:
-            fn = _entry(op, self.entry)
+            fn = entry_function(op, self.entry, "mix", MixedPrecisionError)
             layers = [
                 (layer, found)
                 for layer in fn.body.walk()

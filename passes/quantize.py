@@ -137,6 +137,7 @@ from xdsl.transforms.dead_code_elimination import region_dce
 from xdsl.utils.exceptions import PassFailedException, VerifyException
 
 from qopt.backends.reference.nn import dense_to_numpy
+from qopt.passes.entry import entry_function
 from qopt.passes.quant_formats import (
     WEIGHT_FORMAT_ATTR,
     WEIGHT_SCALES_ATTR,
@@ -283,26 +284,6 @@ def _bias_row(c: np.ndarray, n: int) -> np.ndarray | None:
         if last.shape[0] in (1, n):
             return np.broadcast_to(last, (n,)).copy()
     return None
-
-
-def _entry_function(module: ModuleOp, entry: str | None) -> func.FuncOp:
-    functions = [
-        op
-        for op in module.body.block.ops
-        if isinstance(op, func.FuncOp) and op.body.blocks
-    ]
-    if entry is None:
-        if len(functions) == 1:
-            return functions[0]
-        entry = "main"
-    for fn in functions:
-        if fn.sym_name.data == entry:
-            return fn
-    names = ", ".join(f"@{f.sym_name.data}" for f in functions) or "none"
-    raise QuantizeError(
-        f"no function @{entry} to quantize (functions with a body: {names}; "
-        "choose one with entry=NAME)"
-    )
 
 
 class _Rewrite:
@@ -992,7 +973,7 @@ class QuantizePass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         try:
             recipe = load_recipe(self.recipe) if self.recipe is not None else None
-            fn = _entry_function(op, self.entry)
+            fn = entry_function(op, self.entry, "quantize", QuantizeError)
             _Rewrite(fn, self.layer_defaults(), recipe, self.mult_bits, self.lut).run()
         except (QuantizeError, RecipeError) as e:
             raise PassFailedException(" ".join(str(e).split())) from None

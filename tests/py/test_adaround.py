@@ -15,12 +15,13 @@ from qopt.backends.reference.nn import dense_to_numpy
 from qopt.backends.reference.runner import run_function
 from qopt.passes.adaround import AdaRoundPass, Layer, capture, find_layers
 from qopt.passes.calibrate import CalibratePass
+from qopt.passes.entry import entry_function
 from qopt.passes.quant_formats import (
     WEIGHT_SCALES_ATTR,
     grid_neighbours,
     parse_weight_format,
 )
-from qopt.passes.quantize import QuantizePass, _entry_function
+from qopt.passes.quantize import QuantizePass
 from qopt.qdialect import nn, q
 
 ITERS = 1000  # the default
@@ -44,7 +45,7 @@ def lenet(tmp_path_factory):
 
 
 def layers_of(module: ModuleOp, fmt: str) -> list[Layer]:
-    fn = _entry_function(module, None)
+    fn = entry_function(module, None, "round", ValueError)
     return find_layers(fn, AdaRoundPass(data="-", weights=fmt).layer_defaults())
 
 
@@ -89,7 +90,7 @@ def test_reconstruction_error_drops(lenet, fmt, min_gain, capsys):
     calibration set the rounding was learned on) drops by `min_gain` on
     average over the four layers, and by at least 10 % in every layer."""
     module, calib, split = lenet
-    fn = _entry_function(module, None)
+    fn = entry_function(module, None, "round", ValueError)
     reference = layers_of(module, fmt)
     capture(module, fn, [split.x_test], reference, 256)
     learned = layers_of(rounded(module, calib, weights=fmt, iters=ITERS), fmt)
