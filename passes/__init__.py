@@ -57,6 +57,36 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return MixedPrecisionPass
 
+    def get_qat() -> type[ModulePass]:
+        from qopt.passes.qat import QatPass
+
+        return QatPass
+
+    def get_autoquant() -> type[ModulePass]:
+        from qopt.passes.autoquant import AutoQuantPass
+
+        return AutoQuantPass
+
+    def get_lower_dataflow() -> type[ModulePass]:
+        from qopt.passes.lower_dataflow import LowerDataflowPass
+
+        return LowerDataflowPass
+
+    def get_tile() -> type[ModulePass]:
+        from qopt.passes.tile import TilePass
+
+        return TilePass
+
+    def get_lower_hw() -> type[ModulePass]:
+        from qopt.passes.lower_hw import LowerHwPass
+
+        return LowerHwPass
+
+    def get_to_hw() -> type[ModulePass]:
+        from qopt.passes.to_hw import ToHwPass
+
+        return ToHwPass
+
     return {
         "nn-fold-batchnorm": get_fold_batchnorm,
         "nn-canonicalize": get_canonicalize,
@@ -67,4 +97,10 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "qopt-adaround": get_adaround,
         "qopt-sva": get_sva,
         "qopt-mixed-precision": get_mixed_precision,
+        "qopt-lower-dataflow": get_lower_dataflow,
+        "qopt-tile": get_tile,
+        "qopt-lower-hw": get_lower_hw,
+        "qopt-to-hw": get_to_hw,
+        "qopt-qat": get_qat,
+        "qopt-autoquant": get_autoquant,
     }

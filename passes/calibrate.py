@@ -29,7 +29,8 @@ body, else `@main`).
 
 Options: data (required), method=minmax|percentile|mse|entropy (minmax),
 percentile=P (99.99), granularity=tensor|channel (tensor), bits=2..16 (8),
-batch-size=N (256), dynamic=true|false (false), entry=NAME.
+batch-size=N (256), dynamic=true|false (false), quantiles=0|R (0: off; R a
+power of two in 2..256), entry=NAME.
 
 Statistics are accumulated per batch, never by keeping activations:
 
@@ -44,9 +45,15 @@ Statistics are accumulated per batch, never by keeping activations:
      evenly inside a bin; error at most one bin);
    - mse and entropy: a histogram of |x| with 2048 bins of equal width on
      [0, amax], amax = max(|min|, |max|) of the group (exact zeros are not
-     counted: they quantize exactly at any range).
+     counted: they quantize exactly at any range);
+   - with `quantiles=R` (any method): per tensor, the count and the sum of
+     the elements in each of 65536 equal bins on [min, max]; from it the
+     `#q.stats` gets `quantiles`, `counts` and `means` of R equiprobable bins
+     (`passes/quant_formats.py`, "Threshold codes": each edge is within one
+     of the 65536 bins of the exact quantile). `qopt-quantize` needs them
+     for `thrN` activations (R >= 2^N).
 Both passes are independent of how the data is batched (except for the float
-rounding of mean and std).
+rounding of mean and std, and of the bin sums).
 
 The sign of a value is decided per tensor from the first pass: non-negative
 (min >= 0, e.g. after relu), non-positive (max <= 0), or signed. Methods, on
@@ -118,6 +125,12 @@ from xdsl.utils.exceptions import InterpretationError, PassFailedException
 
 from qopt.backends.reference.nn import numpy_dtype
 from qopt.passes.entry import entry_function
+from qopt.passes.quant_formats import (
+    MAX_THRESHOLD_BITS,
+    histogram_add,
+    histogram_edges,
+    summary_from_histogram,
+)
 from qopt.qdialect.calib import (
     RANGE_ATTR,
     RANGES_ATTR,
@@ -328,8 +341,9 @@ class _Tail:
 class ValueStats:
     """Calibration statistics of one value, accumulated batch by batch."""
 
-    def __init__(self, axis: int | None):
+    def __init__(self, axis: int | None, quantiles: int = 0):
         self.axis = axis
+        self.resolution = quantiles
         self.count = 0
         self.mean = 0.0
         self.m2 = 0.0
@@ -345,6 +359,10 @@ class ValueStats:
         self.hist_abs = False
         self.tails: list[_Tail] = []
         self.quantiles: list[tuple[float, _Tail | None]] = []
+        # per-tensor histogram for the quantile summary
+        self.qedges: np.ndarray | None = None
+        self.qcounts: np.ndarray | None = None
+        self.qsums: np.ndarray | None = None
 
     # -- helpers ------------------------------------------------------------- #
 
@@ -411,12 +429,27 @@ class ValueStats:
         lo = float(self.gmin.min())
         hi = float(self.gmax.max())
         mean = min(max(self.mean, lo), hi)
-        return StatsAttr(lo, hi, mean, std, self.count)
+        if self.qcounts is None:
+            return StatsAttr(lo, hi, mean, std, self.count)
+        assert self.qsums is not None
+        summary = summary_from_histogram(
+            lo, hi, self.qcounts, self.qsums, self.resolution
+        )
+        return StatsAttr(
+            lo,
+            hi,
+            mean,
+            std,
+            self.count,
+            summary.quantiles.tolist(),
+            summary.counts.tolist(),
+            summary.means.tolist(),
+        )
 
     # -- planning the second pass ------------------------------------------- #
 
     def plan(self, method: str, percentile: float) -> bool:
-        """Prepare the second pass; False if `method` needs none."""
+        """Prepare the second pass; False if it has nothing to observe."""
         assert self.gmin is not None and self.gmax is not None
         assert self.gcount is not None
         has = self.gcount > 0
@@ -424,8 +457,12 @@ class ValueStats:
         self.sign = "nonneg" if lo >= 0 else "nonpos" if hi <= 0 else "signed"
         gmin = np.where(has, self.gmin, 0.0)
         gmax = np.where(has, self.gmax, 0.0)
+        if self.resolution:
+            self.qedges = histogram_edges(lo, hi)
+            self.qcounts = np.zeros(len(self.qedges) + 1, dtype=np.int64)
+            self.qsums = np.zeros(len(self.qedges) + 1)
         if method == "minmax":
-            return False
+            return self.resolution > 0
         if method in ("mse", "entropy"):
             amax = np.maximum(np.abs(gmin), np.abs(gmax))
             self._start_histogram(np.zeros_like(amax), amax, HIST_BINS, absolute=True)
@@ -476,6 +513,13 @@ class ValueStats:
         g, mask = self._matrix(x)
         if g.shape[1] == 0:
             return
+        if self.qedges is not None:
+            assert self.qcounts is not None and self.qsums is not None
+            counts, sums = histogram_add(
+                self.qedges, g.ravel() if mask is None else g[mask]
+            )
+            self.qcounts += counts
+            self.qsums += sums
         for tail in self.tails:
             tail.update(g, mask)
         if self.hist is None:
@@ -740,8 +784,10 @@ class CalibratePass(ModulePass):
     percentile method), `granularity` (`channel`: per index of axis 1 for
     rank >= 2), `bits` (the target width of mse and entropy), `batch-size`
     (samples per run when the batch dimension is dynamic), `dynamic` (mark
-    the ranges for run-time ranges), `entry` (the function; default: the
-    only one, else @main). See the module docstring for the exact methods.
+    the ranges for run-time ranges), `quantiles` (record R equiprobable bins
+    in `#q.stats`, for `thrN` activations), `entry` (the function; default:
+    the only one, else @main). See the module docstring for the exact
+    methods.
 
     Requires: `nn` IR that the reference executor runs.
     """
@@ -755,6 +801,7 @@ class CalibratePass(ModulePass):
     bits: int = 8
     batch_size: int = 256
     dynamic: bool = False
+    quantiles: int = 0
     entry: str | None = None
 
     def __post_init__(self) -> None:
@@ -778,6 +825,11 @@ class CalibratePass(ModulePass):
             raise ValueError(
                 f"option 'batch-size' must be at least 1, got {self.batch_size}"
             )
+        q, top = self.quantiles, 1 << MAX_THRESHOLD_BITS
+        if q != 0 and not (2 <= q <= top and q & (q - 1) == 0):
+            raise ValueError(
+                f"option 'quantiles' must be 0 or a power of two in 2..{top}, got {q}"
+            )
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         try:
@@ -798,7 +850,7 @@ class CalibratePass(ModulePass):
         recorded: list[tuple[SSAValue, ValueStats]] = []
         for arg in block.args:
             if _is_float_tensor(arg):
-                stats = ValueStats(_channel_axis(arg, self.granularity))
+                stats = ValueStats(_channel_axis(arg, self.granularity), self.quantiles)
                 arg_stats.append((arg.index, stats))
                 recorded.append((arg, stats))
         for inner in block.ops:
@@ -809,7 +861,9 @@ class CalibratePass(ModulePass):
             for result in inner.results:
                 variable.add(result)
                 if _is_float_tensor(result):
-                    stats = ValueStats(_channel_axis(result, self.granularity))
+                    stats = ValueStats(
+                        _channel_axis(result, self.granularity), self.quantiles
+                    )
                     table.setdefault(id(inner), []).append((result.index, stats))
                     recorded.append((result, stats))
 
@@ -817,7 +871,7 @@ class CalibratePass(ModulePass):
         dtypes = [numpy_dtype(t.element_type) for t in fn.function_type.inputs.data]  # type: ignore[attr-defined]
         observer = _Observer(table)
         interpreter = _interpreter(module, observer)
-        passes = 1 if self.method == "minmax" else 2
+        passes = 1 if self.method == "minmax" and not self.quantiles else 2
         with _progress(passes * len(batches)) as bar:
             self._run(
                 fn, arrays, dtypes, batches, arg_stats, observer, interpreter, bar

@@ -13,10 +13,11 @@ line breaks (one rule per line); `#` starts a comment. Keys:
 
 - `weights=FORMAT` or `weights=FORMAT/GRANULARITY` (`pot4/channel`,
   `int4/tensor`): the weight format (`int2`..`int16`, `pot3`..`pot5`,
-  `spot2`, `spot3`, `ternary`) and optionally the weight granularity;
+  `spot2`, `spot3`, `ternary`, `binary`) and optionally the weight
+  granularity;
 - `granularity=tensor|channel` (alias `weight-granularity`);
 - `acts=FORMAT` (alias `activations`): the format of the values the layer
-  produces (`int2`..`int16`, `uint2`..`uint16`);
+  produces (`int2`..`int16`, `uint2`..`uint16`, `thr2`..`thr8`);
 - `bias-bits=N`: 0 (narrowest) or 2..32.
 
 A layer is an op of the entry function; its names are the name of its

@@ -10,10 +10,13 @@ float, so `qopt-run` compares float inputs and outputs with the float model.
 Options (format names: `passes/quant_formats.py`, also in q.md):
 
 - `weights` (int8): `int2`..`int16`, `pot3`, `pot4`, `pot5`, `spot2`,
-  `spot3`, `ternary`;
+  `spot3`, `ternary`, `binary` (±scale, one bit per weight, scale mean|w|);
 - `activations` (int8): `int2`..`int16` (zero point 0; unsigned `uN` for a
   value whose calibrated range is non-negative), `uint2`..`uint16`
-  (asymmetric unsigned with a zero point, like ONNX Runtime's QUInt8);
+  (asymmetric unsigned with a zero point, like ONNX Runtime's QUInt8),
+  `thr2`..`thr8` (N-bit threshold codes `!q.thresholds<uN...>` with
+  equiprobable bins on the calibration data and a least-squares scale and
+  zero point; needs `qopt-calibrate{quantiles=R}` with R >= 2^N);
 - `weight-granularity` (channel): `tensor` or `channel` (one scale per output
   channel: axis 0 of an OIHW conv weight, the output-feature axis of a gemm
   or matmul weight). `group:G` is rejected: `q.conv2d` and `q.matmul` take
@@ -43,14 +46,20 @@ weights, no unused dequantize is left).
    users then see the quantized value.
 2. `nn.conv2d(x, W, b)` with constant W (and b): `q.conv2d(xq, Wq, bq)`
    (accumulator from bit growth) + `q.requantize` to the activation type of
-   the conv's range. If the conv's only user is `nn.relu` or `nn.clip` with
-   min 0 (directly, or after a chain of single-use `nn.reshape`,
-   `nn.flatten`, `nn.transpose`, which are then applied to the quantized
-   value), the output type comes from that op's range and the op is dropped:
+   the conv's range (for `thrN` activations, `q.threshold`: integer
+   compares of the accumulator with thresholds in accumulator units, and
+   everywhere below where a requantize produces an activation). If the
+   conv's only user is `nn.relu` or `nn.clip` with min 0 (directly, or
+   after a chain of single-use `nn.reshape`, `nn.flatten`, `nn.transpose`,
+   which are then applied to the quantized value), the output type comes
+   from that op's range and the op is dropped:
    the requantize saturation is the relu when the output zero point is the
    lowest level (always the case for a non-negative range); otherwise a
    `q.relu` follows, and a clip's upper bound below the top level becomes a
-   `q.clamp`. A conv with non-constant weights stays float.
+   `q.clamp`. Threshold codes absorb the relu (or clip) exactly: the
+   thresholds of a relu's range lie in (0, hi], where relu(x) >= t iff
+   x >= t (other thresholds are a one-line error). A conv with non-constant
+   weights stays float.
 3. `nn.gemm(a, B, C)` (transA false; B constant; C constant and constant
    along M, i.e. of shape [], [N], [1, N] or [1]): `q.matmul(aq, Wq, bq)`
    with W = alpha·B' (B transposed if transB) as a [K, N] constant, per
@@ -72,7 +81,8 @@ weights, no unused dequantize is left).
    already a power of two, then `q.add` (exact: equal scales or a shift)
    and `q.requantize` to the add's range (relu fused as for conv).
 6. `nn.relu` of a quantized value: the identity if its zero point is the
-   lowest level (unsigned, zero point 0), else `q.relu`; `nn.clip(lo, hi)`
+   lowest level (unsigned, zero point 0; threshold codes with zero point
+   0), else `q.relu`; `nn.clip(lo, hi)`
    of a quantized value: `q.clamp` with the levels of lo and hi (exact:
    quantization is monotone), the identity if those are the extreme levels.
    The type is kept.
@@ -85,7 +95,8 @@ weights, no unused dequantize is left).
 8. With `lut=true`, `nn.sigmoid`, `tanh`, `gelu`, `erf`, `exp`, `softplus`,
    `softsign`, `elu`, `selu`, `hard_sigmoid`, `hard_swish`, `leaky_relu`,
    `neg`, `abs`, `sqrt`, `log`, `reciprocal` of a quantized per-tensor
-   uniform value with at most 256 levels: `q.lut` whose table is the op's own
+   uniform value (or threshold codes) with at most 256 levels: `q.lut`
+   whose table is the op's own
    reference implementation on every input level, quantized to the
    activation type of the op's range.
 9. Everything else stays float (softmax, layernorm, ...): its operands are
@@ -139,21 +150,24 @@ from xdsl.utils.exceptions import PassFailedException, VerifyException
 from qopt.backends.reference.nn import dense_to_numpy
 from qopt.passes.entry import entry_function
 from qopt.passes.quant_formats import (
+    MAX_THRESHOLD_BITS,
     WEIGHT_FORMAT_ATTR,
     WEIGHT_SCALES_ATTR,
     WEIGHT_TYPE_ATTR,
     ActFormat,
+    QuantileSummary,
     WeightFormat,
     parse_act_format,
     parse_granularity,
     parse_weight_format,
     quantize_bias,
     quantize_weights,
+    summary_from_samples,
 )
 from qopt.passes.quant_recipe import Recipe, RecipeError, load_recipe
 from qopt.qdialect import nn, q
 from qopt.qdialect.calib import RANGE_ATTR, RANGES_ATTR, value_range
-from qopt.qdialect.qtypes import QuantizedType, UniformType
+from qopt.qdialect.qtypes import QuantizedType, ThresholdsType, UniformType
 from qopt.qdialect.shapes import DYN, pool2d_shape, shape_of
 
 LUT_OPS: tuple[type[Operation], ...] = (
@@ -362,10 +376,29 @@ class _Rewrite:
             )
         return min(attr.low_values), max(attr.high_values)
 
-    def act_type(self, value: SSAValue, acts: ActFormat) -> UniformType:
+    def act_type(self, value: SSAValue, acts: ActFormat) -> QuantizedType:
+        """The activation type of `value` in format `acts`: from its range,
+        and for `thrN` from its calibrated quantiles (a constant's own)."""
         lo, hi = self.real_range(value)
         elt = value.type.element_type  # type: ignore[attr-defined]
-        return acts.qtype(lo, hi, elt)
+        summary = self.quantiles(value) if acts.thresholds else None
+        try:
+            return acts.qtype(lo, hi, elt, summary)
+        except ValueError as e:
+            raise QuantizeError(f"{describe(value)}: {e}") from None
+
+    @staticmethod
+    def quantiles(value: SSAValue) -> QuantileSummary | None:
+        """The distribution of `value`: a constant's values, else the
+        quantiles that calibration recorded in its `#q.stats` (or None)."""
+        c = _const(value)
+        if c is not None:
+            if not np.isfinite(c).any():
+                return None
+            return summary_from_samples(c, 1 << MAX_THRESHOLD_BITS)
+        attr = value_range(value)
+        stats = attr.statistics if attr is not None else None
+        return QuantileSummary.from_stats(stats) if stats is not None else None
 
     def check_dynamic(self) -> None:
         values: list[SSAValue] = list(self.block.args)
@@ -524,7 +557,7 @@ class _Rewrite:
 
     def output_type(
         self, result: SSAValue, fused: _Fused | None, cfg: LayerConfig
-    ) -> UniformType:
+    ) -> QuantizedType:
         final = fused.op.results[0] if fused is not None else result
         return self.act_type(final, cfg.acts)
 
@@ -532,14 +565,15 @@ class _Rewrite:
         self,
         ops: list[Operation],
         acc: SSAValue,
-        out_type: UniformType,
+        out_type: QuantizedType,
         fused: _Fused | None,
         layer_ops: Sequence[Operation],
     ) -> None:
-        """Requantize `acc` to `out_type`, add a relu/clamp for a fused relu
-        that saturation does not implement and the fused layout chain, insert
-        all before the layer's first op, replace the layer's (or the relu's)
-        float result and erase the layer.
+        """Requantize `acc` to `out_type` (or threshold it, for threshold
+        codes), add a relu/clamp for a fused relu that saturation does not
+        implement and the fused layout chain, insert all before the layer's
+        first op, replace the layer's (or the relu's) float result and erase
+        the layer.
 
         Names: the accumulator takes the name of the layer's result (`%conv1`)
         when a fused relu gives the final value its own name (`%relu1`), else
@@ -552,12 +586,21 @@ class _Rewrite:
             acc.name_hint = layer
         else:
             acc.name_hint = f"{name}_acc" if name else None
-        req = q.RequantizeOp(acc, out_type, mult_bits=self.mult_bits)
+        req = self.convert(acc, out_type)
         ops = [*ops, req]
-        result: SSAValue = req.output
+        result: SSAValue = req.results[0]
         result.name_hint = f"{name}_rq" if name else None
         erase: list[Operation] = []
-        if fused is not None:
+        if fused is not None and isinstance(out_type, ThresholdsType):
+            t = out_type.threshold_array()
+            if np.any(t <= 0) or (fused.hi is not None and np.any(t > fused.hi)):
+                raise QuantizeError(
+                    f"{_describe_op(fused.op)}: the threshold codes of its range "
+                    f"have thresholds outside (0, {fused.hi or 'inf'}], so the "
+                    "relu cannot be fused into the thresholds"
+                )
+        elif fused is not None:
+            assert isinstance(out_type, UniformType)
             dtype = np.dtype(np.float64)
             zero = int(out_type.quantize(np.zeros(1, dtype))[0])
             top = out_type.qmax
@@ -572,6 +615,7 @@ class _Rewrite:
                 ops.append(post)
                 result = post.results[0]
                 result.name_hint = f"{name}_relu" if name else None
+        if fused is not None:
             for layout in fused.chain:
                 moved = self.quantized_layout(layout, result)
                 ops.append(moved)
@@ -628,10 +672,18 @@ class _Rewrite:
         )
         self.finish_linear(acc, out_type, fused, [op])
 
+    def convert(self, value: SSAValue, target: QuantizedType) -> Operation:
+        """`q.requantize` of `value` to a uniform `target`, or `q.threshold`
+        to threshold codes."""
+        if isinstance(target, ThresholdsType):
+            return q.ThresholdOp(value, target)
+        assert isinstance(target, UniformType)
+        return q.RequantizeOp(value, target, mult_bits=self.mult_bits)
+
     def finish_linear(
         self,
         acc_op: Operation,
-        out_type: UniformType,
+        out_type: QuantizedType,
         fused: _Fused | None,
         layer_ops: list[Operation],
     ) -> None:
@@ -786,6 +838,13 @@ class _Rewrite:
             return
         xq = self.qmap[op.input]
         t = q.qtype_of(xq)
+        if isinstance(t, ThresholdsType) and isinstance(op, nn.ReluOp):
+            if t.zero_point == 0:  # every code is >= 0 in real value
+                op.output.replace_all_uses_with(op.input)
+                self.erase(op)
+            else:
+                self.pass_through(op, q.ReluOp(xq))
+            return
         if not isinstance(t, UniformType) or not t.is_per_tensor:
             return
         if isinstance(op, nn.ReluOp):
@@ -825,10 +884,10 @@ class _Rewrite:
         for v in op.inputs:
             xq = self.get_q(v, op, cfg.acts)
             if xq.type.element_type != target:  # type: ignore[attr-defined]
-                req = q.RequantizeOp(xq, target, mult_bits=self.mult_bits)
-                req.output.name_hint = _hint(xq, "_rq")
+                req = self.convert(xq, target)
+                req.results[0].name_hint = _hint(xq, "_rq")
                 ops.append(req)
-                xq = req.output
+                xq = req.results[0]
             inputs.append(xq)
         new = nn.ConcatOp(inputs, op.attrs)
         self.insert(ops, op)
@@ -840,9 +899,9 @@ class _Rewrite:
             return
         xq = self.qmap[source]
         t = q.qtype_of(xq)
-        if not isinstance(t, UniformType) or not t.is_per_tensor:
+        if not isinstance(t, UniformType | ThresholdsType) or not t.is_per_tensor:
             return
-        if t.qmax - t.qmin + 1 > LUT_MAX_LEVELS:
+        if t.max_level - t.min_level + 1 > LUT_MAX_LEVELS:
             return
         cfg = self.config(self.names(op))
         out_type = self.act_type(op.results[0], cfg.acts)
@@ -926,14 +985,16 @@ class QuantizePass(ModulePass):
     tables for unary nonlinearities, float fallback (dequantize/quantize)
     around everything else.
 
-    Options: `weights` (int2..int16, pot3..pot5, spot2, spot3, ternary),
-    `activations` (int2..int16, uint2..uint16), `weight-granularity`
+    Options: `weights` (int2..int16, pot3..pot5, spot2, spot3, ternary,
+    binary), `activations` (int2..int16, uint2..uint16, thr2..thr8),
+    `weight-granularity`
     (tensor, channel), `bias-bits` (0 = narrowest, or 2..32), `mult-bits`
     (1..32), `recipe` (per-layer overrides), `lut`, `entry`. The module
     docstring gives the exact rules and `passes/quant_formats.py` the types.
 
     Requires: `nn` IR with `#q.range` on every float value the rewrite
-    quantizes (run qopt-calibrate first); no dynamic ranges.
+    quantizes (run qopt-calibrate first; with `quantiles=R` for thrN
+    activations); no dynamic ranges.
     """
 
     name = "qopt-quantize"

@@ -1,4 +1,5 @@
-"""qopt's dialects: `nn` (float graph) and `q` (quantized integer IR).
+"""qopt's dialects: `nn` (float graph), `q` (quantized integer IR) and
+`dataflow` (streaming hardware units).
 
 `get_all_dialects()` maps each dialect name to a factory, like xDSL's own
 registry, so drivers load dialects lazily.
@@ -22,4 +23,9 @@ def get_all_dialects() -> dict[str, Callable[[], Dialect]]:
 
         return Q
 
-    return {"nn": get_nn, "q": get_q}
+    def get_dataflow() -> Dialect:
+        from qopt.qdialect.dataflow import Dataflow
+
+        return Dataflow
+
+    return {"nn": get_nn, "q": get_q, "dataflow": get_dataflow}

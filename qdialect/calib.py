@@ -17,7 +17,10 @@ integer levels:
 - `dynamic` asks the quantizer for ranges computed at run time, per batch;
 - `stats = #q.stats<...>` holds what was observed: the smallest and largest
   finite value, the mean and the (population) standard deviation, and the
-  number of finite elements, over the whole tensor.
+  number of finite elements, over the whole tensor; optionally (calibration
+  with `quantiles=R`) the distribution in R equiprobable bins:
+  `quantiles = [q_1, ..., q_{R-1}], counts = [...], means = [...]`, bin k
+  holding the elements x with #{j : x >= q_j} = k.
 
 Floats print as the shortest decimal that reads back as the same float64
 (`fmt_float`), so the text round-trips exactly. Ops carry the attribute as
@@ -35,6 +38,7 @@ import re
 from collections.abc import Sequence
 from typing import ClassVar
 
+import numpy as np
 from xdsl.dialects import func
 from xdsl.dialects.builtin import (
     ArrayAttr,
@@ -45,6 +49,7 @@ from xdsl.dialects.builtin import (
     StringAttr,
     UnitAttr,
     f64,
+    i64,
 )
 from xdsl.ir import Attribute, BlockArgument, OpResult, ParametrizedAttribute, SSAValue
 from xdsl.irdl import irdl_attr_definition
@@ -71,6 +76,10 @@ def _f64_array(values: Sequence[float]) -> DenseArrayBase:
     return DenseArrayBase.from_list(f64, [float(v) for v in values])
 
 
+def _i64_array(values: Sequence[int]) -> DenseArrayBase:
+    return DenseArrayBase.from_list(i64, [int(v) for v in values])
+
+
 def _parse_float(parser: AttrParser) -> float:
     return float(parser.parse_number())
 
@@ -92,7 +101,10 @@ class StatsAttr(ParametrizedAttribute):
 
     Syntax: `#q.stats<min = M, max = M, mean = M, std = S, count = N>`; every
     field is required and printed in this order. `std` is the population
-    standard deviation (divisor `count`).
+    standard deviation (divisor `count`). Optionally the distribution in R
+    bins follows: `, quantiles = [q_1, ...], counts = [c_0, ...],
+    means = [m_0, ...]` (R - 1 sorted edges, R counts summing to `count`,
+    R means; bin k holds the x with #{j : x >= q_j} = k).
     """
 
     name = "q.stats"
@@ -102,11 +114,23 @@ class StatsAttr(ParametrizedAttribute):
     mean: DenseArrayBase
     std: DenseArrayBase
     count: IntAttr
+    quantiles: DenseArrayBase
+    bin_counts: DenseArrayBase
+    bin_means: DenseArrayBase
 
     FIELDS: ClassVar[tuple[str, ...]] = ("min", "max", "mean", "std", "count")
+    BIN_FIELDS: ClassVar[tuple[str, ...]] = ("quantiles", "counts", "means")
 
     def __init__(
-        self, min_value: float, max_value: float, mean: float, std: float, count: int
+        self,
+        min_value: float,
+        max_value: float,
+        mean: float,
+        std: float,
+        count: int,
+        quantiles: Sequence[float] = (),
+        bin_counts: Sequence[int] = (),
+        bin_means: Sequence[float] = (),
     ):
         super().__init__(
             _f64_array([min_value]),
@@ -114,6 +138,9 @@ class StatsAttr(ParametrizedAttribute):
             _f64_array([mean]),
             _f64_array([std]),
             IntAttr(int(count)),
+            _f64_array(quantiles),
+            _i64_array(bin_counts),
+            _f64_array(bin_means),
         )
 
     @property
@@ -121,6 +148,25 @@ class StatsAttr(ParametrizedAttribute):
         """(min, max, mean, std, count)."""
         floats = (self.min_value, self.max_value, self.mean, self.std)
         return (*(float(a.get_values()[0]) for a in floats), self.count.data)
+
+    @property
+    def has_quantiles(self) -> bool:
+        return bool(self.bin_counts.get_values())
+
+    @property
+    def quantile_values(self) -> np.ndarray:
+        """The R - 1 bin edges (float64)."""
+        return np.array(self.quantiles.get_values(), dtype=np.float64)
+
+    @property
+    def bin_count_values(self) -> np.ndarray:
+        """The R bin counts (int64)."""
+        return np.array(self.bin_counts.get_values(), dtype=np.int64)
+
+    @property
+    def bin_mean_values(self) -> np.ndarray:
+        """The R bin means (float64)."""
+        return np.array(self.bin_means.get_values(), dtype=np.float64)
 
     @classmethod
     def parse_parameters(cls, parser: AttrParser) -> Sequence[Attribute]:
@@ -140,16 +186,44 @@ class StatsAttr(ParametrizedAttribute):
                         )
                     else:
                         values.append(_parse_float(parser))
-            return cls(*values).parameters  # type: ignore[arg-type]
+                bins: list[list[float] | list[int]] = []
+                if parser.parse_optional_punctuation(",") is not None:
+                    for i, key in enumerate(cls.BIN_FIELDS):
+                        if i:
+                            parser.parse_punctuation(",")
+                        parser.parse_keyword(key)
+                        parser.parse_punctuation("=")
+                        item = (
+                            (lambda: parser.parse_integer(allow_boolean=False))
+                            if key == "counts"
+                            else (lambda: _parse_float(parser))
+                        )
+                        bins.append(
+                            parser.parse_comma_separated_list(
+                                parser.Delimiter.SQUARE, item
+                            )
+                        )
+            return cls(*values, *bins).parameters  # type: ignore[arg-type]
 
         return _parse_verified(cls, parser, body)
 
     def print_parameters(self, printer: Printer) -> None:
         mn, mx, mean, std, count = self.values
-        printer.print_string(
+        text = (
             f"<min = {fmt_float(mn)}, max = {fmt_float(mx)}, "
-            f"mean = {fmt_float(mean)}, std = {fmt_float(std)}, count = {count}>"
+            f"mean = {fmt_float(mean)}, std = {fmt_float(std)}, count = {count}"
         )
+        if self.has_quantiles:
+
+            def floats(values: np.ndarray) -> str:
+                return "[" + ", ".join(fmt_float(v) for v in values) + "]"
+
+            counts = ", ".join(str(int(c)) for c in self.bin_count_values)
+            text += (
+                f", quantiles = {floats(self.quantile_values)}, counts = [{counts}]"
+                f", means = {floats(self.bin_mean_values)}"
+            )
+        printer.print_string(text + ">")
 
     def verify(self) -> None:
         for a in (self.min_value, self.max_value, self.mean, self.std):
@@ -164,6 +238,31 @@ class StatsAttr(ParametrizedAttribute):
             raise VerifyException(f"q.stats: min {mn!r} is larger than max {mx!r}")
         if std < 0:
             raise VerifyException(f"q.stats: std must be >= 0, got {std!r}")
+        self._verify_bins(mn, mx, count)
+
+    def _verify_bins(self, mn: float, mx: float, count: int) -> None:
+        q = self.quantile_values
+        counts, means = self.bin_count_values, self.bin_mean_values
+        if not (len(q) or len(counts) or len(means)):
+            return
+        if not len(counts) == len(means) == len(q) + 1 or len(q) < 1:
+            raise VerifyException(
+                f"q.stats: {len(q)} quantiles need {len(q) + 1} counts and means "
+                f"(at least 2 bins), got {len(counts)} and {len(means)}"
+            )
+        if not (np.all(np.isfinite(q)) and np.all(np.isfinite(means))):
+            raise VerifyException("q.stats: quantiles and means must be finite")
+        if np.any(np.diff(q) < 0) or q[0] < mn or q[-1] > mx:
+            raise VerifyException(
+                "q.stats: quantiles must be non-decreasing and inside [min, max]"
+            )
+        if np.any(counts < 0) or int(counts.sum()) != count:
+            raise VerifyException(
+                f"q.stats: bin counts must be >= 0 and sum to count = {count}, "
+                f"got {int(counts.sum())}"
+            )
+        if np.any(means < mn) or np.any(means > mx):
+            raise VerifyException("q.stats: bin means must lie inside [min, max]")
 
 
 @irdl_attr_definition

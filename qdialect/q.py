@@ -46,6 +46,7 @@ from qopt.qdialect.calib import CALIB_ATTRIBUTES
 from qopt.qdialect.packing import check_packed, hex_to_levels, levels_to_hex
 from qopt.qdialect.qtypes import (
     Q_ATTRIBUTES,
+    BinaryType,
     MixedType,
     QuantizedType,
     ThresholdsType,
@@ -658,6 +659,9 @@ def requant_params(ratio: float, mult_bits: int = 16) -> tuple[int, int]:
 class RequantizeOp(QOp):
     """Integer rescaling: out = clamp(((x - zx) * M + r) >> s) + zo, qmin, qmax).
 
+    The input may be threshold codes (`q.thresholds`: uniform codes with
+    one scale and zero point).
+
     M (`multiplier`, >= 1) and s (`shift`, 0..62) are per tensor or per
     channel of the input's quantized axis; r = 2^(s-1) for s > 0 else 0, so
     rounding is half up (toward +inf); `>>` is an arithmetic (floor) shift.
@@ -714,8 +718,10 @@ class RequantizeOp(QOp):
     def verify_q(self) -> None:
         check_shape(self.name, "result", shape_of(self.output), shape_of(self.input))
         xtype, otype = qtype_of(self.input), qtype_of(self.output)
-        if not isinstance(xtype, UniformType):
-            raise _err(self, f"the input must be q.uniform, got {xtype}")
+        if not isinstance(xtype, UniformType | ThresholdsType):
+            raise _err(
+                self, f"the input must be q.uniform or q.thresholds, got {xtype}"
+            )
         if not isinstance(otype, UniformType):
             raise _err(self, f"the result must be q.uniform, got {otype}")
         _per_tensor(self, "the result", otype)
@@ -754,6 +760,142 @@ class RequantizeOp(QOp):
             raise _err(self, "input range times multiplier overflows 62 bits")
 
 
+UniformCodes = UniformType | ThresholdsType
+"""Types whose levels are uniform codes: real = scale * (level - zp)."""
+
+
+def _ceil_ratio(t: float, s: float) -> int:
+    """ceil(t / s), exactly, for a finite float t and a float s > 0."""
+    tn, td = float(t).as_integer_ratio()
+    sn, sd = float(s).as_integer_ratio()
+    return -((-tn * sd) // (td * sn))
+
+
+_ceil_ratios = np.frompyfunc(_ceil_ratio, 2, 1)
+
+
+def threshold_layout(
+    xtype: QuantizedType, otype: ThresholdsType
+) -> tuple[int | None, int]:
+    """(axis, rows) of the integer thresholds of a `q.threshold` from `xtype`
+    to `otype`: one row per index of the input's quantized axis or of the
+    result's threshold axis (they must agree), else one row."""
+    if not xtype.is_per_tensor and xtype.quantized_axis is None:
+        raise VerifyException(
+            "the input must be quantized per tensor or per axis; per-block "
+            "scales are not supported"
+        )
+    xa, ta = xtype.quantized_axis, otype.threshold_axis
+    t_rows = otype.threshold_array().reshape(-1, otype.count).shape[0]
+    if (
+        xa is not None
+        and ta is not None
+        and (xa != ta or len(xtype.scale_values) != t_rows)
+    ):
+        raise VerifyException(
+            f"the input's scales (axis {xa}, {len(xtype.scale_values)}) and the "
+            f"result's thresholds (axis {ta}, {t_rows} lists) must share one axis "
+            "and length"
+        )
+    if xa is not None:
+        return xa, len(xtype.scale_values)
+    return ta, t_rows
+
+
+def integer_thresholds(xtype: QuantizedType, otype: ThresholdsType) -> np.ndarray:
+    """T[c, j] = clamp(zx[c] + ceil(t[c, j] / sx[c]), qmin, qmax + 1) as int64
+    [rows, n] (see `threshold_layout`), computed exactly in rationals: for
+    every input level x, x >= T[c, j] iff sx[c] * (x - zx[c]) >= t[c, j]."""
+    _, rows = threshold_layout(xtype, otype)
+    n = otype.count
+    t = np.broadcast_to(otype.threshold_array().reshape(-1, n), (rows, n))
+    scales = np.array(xtype.scale_values, dtype=np.float64)[:, None]
+    zps = np.array(xtype.zp_values, dtype=np.int64).astype(object)[:, None]
+    ratios = _ceil_ratios(t, np.broadcast_to(scales, (rows, n))) + zps
+    lo, hi = xtype.min_level, xtype.max_level + 1
+    return np.minimum(np.maximum(ratios, lo), hi).astype(np.int64)
+
+
+@irdl_op_definition
+class ThresholdOp(QOp):
+    """Multi-threshold activation: out = #{j : x >= T[c, j]}, integer compares.
+
+    The input is integer levels with scales (an accumulator, any q.uniform or
+    q.thresholds per tensor or per axis); the result is `q.thresholds` codes.
+    `thresholds` holds the integer thresholds, one row of n per index c of
+    the input's quantized axis (or of the result's threshold axis; one row
+    when both are per tensor), and must equal `integer_thresholds`:
+    T[c, j] = clamp(zx[c] + ceil(t[c, j] / sx[c]), qmin, qmax + 1). So the
+    integer compare equals the exact real compare sx[c]·(x - zx[c]) >= t[c, j]
+    of the result type's real thresholds t on every input level, and no
+    multiplier is needed (FINN's MultiThreshold after an accumulator).
+    """
+
+    name = "q.threshold"
+
+    input = operand_def(TensorType)
+    output = result_def(TensorType)
+
+    thresholds = prop_def(DenseArrayBase)
+
+    traits = traits_def(Pure())
+
+    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, input: SSAValue, out_type: ThresholdsType):
+        """Derives the integer thresholds from the types."""
+        values = integer_thresholds(qtype_of(input), out_type)
+        super().__init__(
+            operands=[input],
+            properties={"thresholds": _i64_array(values.ravel().tolist())},
+            result_types=[TensorType(out_type, shape_of(input))],
+        )
+
+    def threshold_array(self) -> np.ndarray:
+        """The integer thresholds as int64 [rows, n]."""
+        n = qtype_of(self.output).levels_attr.high.data
+        return np.array(self.thresholds.get_values(), dtype=np.int64).reshape(-1, n)
+
+    def channel_axis(self) -> int | None:
+        """The axis whose index selects the row (None: one row)."""
+        otype = qtype_of(self.output)
+        assert isinstance(otype, ThresholdsType)
+        return threshold_layout(qtype_of(self.input), otype)[0]
+
+    def verify_q(self) -> None:
+        check_shape(self.name, "result", shape_of(self.output), shape_of(self.input))
+        xtype, otype = qtype_of(self.input), qtype_of(self.output)
+        if not isinstance(xtype, UniformCodes):
+            raise _err(
+                self, f"the input must be q.uniform or q.thresholds, got {xtype}"
+            )
+        if not isinstance(otype, ThresholdsType):
+            raise _err(self, f"the result must be q.thresholds, got {otype}")
+        if xtype.expressed_type != otype.expressed_type:
+            raise _err(self, "the input and the result must share one expressed type")
+        if xtype.max_level >= (1 << 63) - 1:
+            raise _err(self, "the input levels must stay below 2^63 - 1 (at most i63)")
+        _, rows = threshold_layout(xtype, otype)
+        want = integer_thresholds(xtype, otype)
+        got = np.array(self.thresholds.get_values(), dtype=np.int64)
+        if got.size != want.size:
+            raise _err(
+                self,
+                f"expected {rows} x {otype.count} integer thresholds, got {got.size}",
+            )
+        bad = np.flatnonzero((got.reshape(want.shape) != want).any(axis=1))
+        if bad.size:
+            c = int(bad[0])
+            shown = ", ".join(str(v) for v in want[c, :8]) + (
+                ", ..." if want.shape[1] > 8 else ""
+            )
+            raise _err(
+                self,
+                f"integer thresholds of row {c} must be [{shown}]: the smallest input "
+                "levels whose real value reaches each threshold",
+            )
+
+
 # --------------------------------------------------------------------------- #
 # Elementwise
 # --------------------------------------------------------------------------- #
@@ -768,9 +910,10 @@ def _pow2_exponent(ratio: float) -> int | None:
 class AddOp(QOp):
     """Exact sum with power-of-two alignment: out = ((a - za) << ka) + ((b - zb) << kb).
 
-    Operands are per-tensor q.uniform; the result is a signed accumulator
-    (zero point 0) whose scale so satisfies sa = so * 2^ka and sb = so * 2^kb
-    with ka, kb >= 0 (exactly). Numpy broadcasting. Width from bit growth.
+    Operands are per-tensor q.uniform or q.thresholds codes; the result is a
+    signed accumulator (zero point 0) whose scale so satisfies sa = so * 2^ka
+    and sb = so * 2^kb with ka, kb >= 0 (exactly). Numpy broadcasting. Width
+    from bit growth.
     """
 
     name = "q.add"
@@ -819,8 +962,10 @@ class AddOp(QOp):
         check_shape(self.name, "result", shape_of(self.output), shape)
         at, bt, ot = qtype_of(self.lhs), qtype_of(self.rhs), qtype_of(self.output)
         for what, t in (("lhs", at), ("rhs", bt), ("result", ot)):
-            if not isinstance(t, UniformType):
-                raise _err(self, f"the {what} must be q.uniform, got {t}")
+            allowed = UniformType if what == "result" else UniformCodes
+            if not isinstance(t, allowed):
+                kinds = "q.uniform" if what == "result" else "q.uniform or q.thresholds"
+                raise _err(self, f"the {what} must be {kinds}, got {t}")
             _per_tensor(self, f"the {what}", t)
         if not at.expressed_type == bt.expressed_type == ot.expressed_type:
             raise _err(self, "operands and result must share one expressed type")
@@ -897,6 +1042,8 @@ class ReluOp(QOp):
             raise _err(self, "the result type must equal the input type")
         if isinstance(qtype_of(self.input), MixedType):
             raise _err(self, "relu of q.mixed is not defined")
+        if isinstance(qtype_of(self.input), BinaryType):
+            raise _err(self, "relu of q.binary is not defined (it has no zero level)")
 
 
 # --------------------------------------------------------------------------- #
@@ -1126,6 +1273,7 @@ Q_OPS = [
     Conv2dOp,
     MatmulOp,
     RequantizeOp,
+    ThresholdOp,
     AddOp,
     ClampOp,
     ReluOp,

@@ -7,6 +7,7 @@ represent and in how a level is stored:
 - `!q.uniform<i8:f32, 0.5:3>`: every integer in [qmin, qmax];
 - `!q.pot<i4:f32, 0.5>`: 0 and ±2^e for e in an exponent range;
 - `!q.spot<2 x i4:f32, 0.5>`: sums of k terms, each 0 or ±2^e;
+- `!q.binary<f32, 0.5>`: -1 and +1 only, one bit each (XNOR-net weights);
 - `!q.thresholds<u2:f32, 0.5:1, [t1, t2, t3]>`: codes 0..n chosen by
   comparing the real input with sorted thresholds (non-uniform bins,
   single-scale integer codes);
@@ -173,6 +174,9 @@ class LevelsAttr(ParametrizedAttribute):
       exponent range; stored as `terms` pot codes of w bits, the term of
       largest magnitude in the lowest bits (see `_level_table` for the
       canonical decomposition).
+    - `binary`: the two levels -1 and +1 (no zero), stored in one bit:
+      code 0 is -1 and code 1 is +1 (FINN's bipolar encoding, so that a
+      product of two binary values is the XNOR of their codes).
     Any of them may end in `<< s`: every level is multiplied by 2^s (used
     by `!q.mixed` to align level sets under one scale); the code is that of
     level >> s.
@@ -188,7 +192,7 @@ class LevelsAttr(ParametrizedAttribute):
     terms: IntAttr
     shift: IntAttr
 
-    KINDS: ClassVar[tuple[str, ...]] = ("int", "pot", "spot")
+    KINDS: ClassVar[tuple[str, ...]] = ("int", "pot", "spot", "binary")
 
     @staticmethod
     def int_(
@@ -235,6 +239,19 @@ class LevelsAttr(ParametrizedAttribute):
         )
 
     @staticmethod
+    def binary(shift: int = 0) -> LevelsAttr:
+        """The levels -1 and +1 in a one-bit code."""
+        return LevelsAttr(
+            StringAttr("binary"),
+            IntAttr(1),
+            IntAttr(1),
+            IntAttr(-1),
+            IntAttr(1),
+            IntAttr(1),
+            IntAttr(shift),
+        )
+
+    @staticmethod
     def int_range(width: int, signed: bool) -> tuple[int, int]:
         """[min, max] of a two's complement (signed) or unsigned integer."""
         if signed:
@@ -258,7 +275,13 @@ class LevelsAttr(ParametrizedAttribute):
 
     @classmethod
     def parse_body(cls, parser: AttrParser) -> LevelsAttr:
-        """Parse `[pot|spot K x] (i|u)W[<lo:hi>] [<< s]`."""
+        """Parse `[pot|spot K x] (i|u)W[<lo:hi>] [<< s]` or `binary [<< s]`."""
+        if parser.parse_optional_keyword("binary") is not None:
+            shift = 0
+            if parser.parse_optional_punctuation("<") is not None:
+                parser.parse_punctuation("<")
+                shift = parser.parse_integer(allow_negative=False, allow_boolean=False)
+            return cls.binary(shift)
         kind = "int"
         terms = 1
         if parser.parse_optional_keyword("pot") is not None:
@@ -292,6 +315,11 @@ class LevelsAttr(ParametrizedAttribute):
 
     def print_body(self, printer: Printer) -> None:
         kind = self.kind.data
+        if kind == "binary":
+            printer.print_string("binary")
+            if self.shift.data:
+                printer.print_string(f" << {self.shift.data}")
+            return
         if kind == "pot":
             printer.print_string("pot ")
         elif kind == "spot":
@@ -325,6 +353,8 @@ class LevelsAttr(ParametrizedAttribute):
     @property
     def is_default_range(self) -> bool:
         w, s = self.width.data, bool(self.signed.data)
+        if self.kind.data == "binary":
+            return True
         if self.kind.data == "int":
             valid = 1 <= w <= MAX_WIDTH
             return valid and (self.low.data, self.high.data) == self.int_range(w, s)
@@ -349,6 +379,13 @@ class LevelsAttr(ParametrizedAttribute):
             raise VerifyException("q.levels: shift must be >= 0")
         if self.shift.data > 61:
             raise VerifyException("q.levels: shifted levels must stay below 2^62")
+        if kind == "binary":
+            if (w, self.signed.data, lo, hi, k) != (1, 1, -1, 1, 1):
+                raise VerifyException(
+                    "q.levels: binary levels are -1 and +1 in one signed 1-bit "
+                    "code with one term"
+                )
+            return
         if kind == "int":
             if k != 1:
                 raise VerifyException("q.levels: integer levels have one term")
@@ -434,10 +471,16 @@ class LevelsAttr(ParametrizedAttribute):
         units of 2^shift), where round is half to even (`np.rint`) and the
         zero point is added after rounding, as in ONNX QuantizeLinear.
         Pot/spot levels (zero point 0): the nearest representable level,
-        ties going to the smaller magnitude. Values beyond the extreme
+        ties going to the smaller magnitude. Binary levels (zero point 0):
+        +1 for v >= 0, else -1 (the tie at 0 goes to +1, as sign() in
+        XNOR-net and QONNX's BipolarQuant). Values beyond the extreme
         levels give the extreme level; NaN gives an unspecified level.
         """
         v = np.asarray(v, dtype=np.float64)
+        if self.kind.data == "binary":
+            with np.errstate(invalid="ignore"):
+                sign = np.where(v >= 0, 1, -1).astype(np.int64)
+            return sign << self.shift.data
         if self.kind.data == "int":
             step = float(1 << self.shift.data)
             with np.errstate(invalid="ignore"):
@@ -494,6 +537,8 @@ class LevelsAttr(ParametrizedAttribute):
             return levels & ((1 << w) - 1) if w < 64 else levels
         if self.kind.data == "pot":
             return self._pot_code(levels)
+        if self.kind.data == "binary":
+            return (levels > 0).astype(np.int64)
         table_levels, table_codes = _level_table(self)
         unshifted = table_levels >> self.shift.data
         idx = np.clip(np.searchsorted(unshifted, levels), 0, len(unshifted) - 1)
@@ -509,6 +554,8 @@ class LevelsAttr(ParametrizedAttribute):
                 out = np.where(codes >> (w - 1) & 1, codes - (1 << w), codes)
         elif self.kind.data == "pot":
             out = self._pot_value(codes)
+        elif self.kind.data == "binary":
+            out = 2 * (codes & 1) - 1
         else:
             out = np.zeros_like(codes)
             for j in range(self.terms.data):
@@ -543,6 +590,8 @@ def _level_table(la: LevelsAttr) -> tuple[np.ndarray, np.ndarray | None]:
     if kind == "int":
         levels = np.arange(la.low.data, la.high.data + 1, dtype=np.int64)
         return levels << shift, None
+    if kind == "binary":
+        return np.array([-1, 1], dtype=np.int64) << shift, None
     values: list[int] = []
     for e in range(la.high.data, la.low.data - 1, -1):
         values.append(1 << e)
@@ -1130,6 +1179,63 @@ class SpotType(_SingleLevelsType):
         self.print_pot_levels(printer)
 
 
+@irdl_attr_definition
+class BinaryType(_SingleLevelsType):
+    """Binary (bipolar) values: real = scale * level, level in {-1, +1}.
+
+    `!q.binary<f32, 0.5>`, `!q.binary<f32:0, {0.5, 0.25}>`. No zero level and
+    no zero point; one bit per element (code 0 is -1, code 1 is +1). A
+    multiply by a level is a conditional negation; a dot product of binary
+    codes is an XNOR and a popcount. Quantizing gives +1 for x >= 0.
+    """
+
+    name = "q.binary"
+
+    ALLOWED_KINDS: ClassVar[tuple[str, ...]] = ("binary",)
+
+    def __init__(
+        self,
+        scale: float | Sequence[float],
+        *,
+        axis: int | None = None,
+        blocks: dict[int, int] | None = None,
+        grid: Sequence[int] | None = None,
+        expressed: AnyFloat | None = None,
+    ):
+        from xdsl.dialects.builtin import f32
+
+        super().__init__(
+            expressed or f32,
+            *_scale_args(scale, 0, axis, blocks, grid),
+            LevelsAttr.binary(),
+        )
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> Sequence[Attribute]:
+        def body() -> Sequence[Attribute]:
+            with parser.in_angle_brackets():
+                expressed = parser.parse_type()
+                axes, blocks = ScaleSpec.parse_axes(parser)
+                parser.parse_punctuation(",")
+                grid, scales, zps = ScaleSpec.parse_grid(parser, len(axes), True)
+            return (
+                expressed,
+                *_scale_params(axes, blocks, grid, scales, zps),
+                LevelsAttr.binary(),
+            )
+
+        return _parse_verified(cls, parser, body)
+
+    def print_parameters(self, printer: Printer) -> None:
+        with printer.in_angle_brackets():
+            printer.print_attribute(self.expressed_type)
+            ScaleSpec.print_axes(printer, _ints(self.axes), _ints(self.blocks))
+            printer.print_string(", ")
+            ScaleSpec.print_grid(
+                printer, _ints(self.grid), self.scale_values, self.zp_values, False
+            )
+
+
 # --------------------------------------------------------------------------- #
 # Threshold codes
 # --------------------------------------------------------------------------- #
@@ -1628,5 +1734,12 @@ def _encode_map(assignment: np.ndarray, granularity: str, n_formats: int) -> str
     return "0x" + packed.tobytes().hex().upper()
 
 
-QUANTIZED_TYPES = (UniformType, PotType, SpotType, ThresholdsType, MixedType)
+QUANTIZED_TYPES = (
+    UniformType,
+    PotType,
+    SpotType,
+    BinaryType,
+    ThresholdsType,
+    MixedType,
+)
 Q_ATTRIBUTES = [LevelsAttr, *QUANTIZED_TYPES]

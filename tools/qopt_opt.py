@@ -8,6 +8,8 @@ It is xDSL's `xDSLOptMain` with:
 - every dialect and pass of the xDSL multiverse (xDSL's own, qopt's through
   its `xdsl.universe` entry point, any other plugin's), plus qopt's registries
   directly, so qopt's are there even when the entry point is not installed;
+- the targets `-t verilog` (qopt's SystemVerilog emitter) and
+  `-t circt-verilog` (CIRCT's ExportVerilog) for hw/comb/seq IR (backends/rtl);
 - `--pass-pipeline=` in MLIR's textual syntax, parsed by `tools/pipeline.py`;
   `-p` takes the same syntax (and xDSL's flat form, which is a subset);
 - errors reported as one `qopt-opt: error: ...` line on stderr, with exit
@@ -140,6 +142,15 @@ class QoptOptMain(xDSLOptMain):
             return import_from_args(stream, self.args, self.get_input_name())
         except OnnxImportError as e:
             raise ToolError(one_line(str(e))) from None
+
+    def register_all_targets(self):
+        super().register_all_targets()
+        # SystemVerilog from hw/comb/seq IR: `-t verilog` (qopt's emitter) and
+        # `-t circt-verilog` (CIRCT's ExportVerilog through the circt wheel).
+        from qopt.backends.rtl import get_all_targets
+
+        for name, factory in get_all_targets().items():
+            self.available_targets.setdefault(name, factory)
 
     def register_all_arguments(self, arg_parser: argparse.ArgumentParser):
         super().register_all_arguments(arg_parser)
@@ -282,6 +293,17 @@ class QoptOptMain(xDSLOptMain):
         if to_file:
             assert isinstance(out, io.StringIO)
             write_atomically(self.args.output_file, out.getvalue())
+
+    def output_resulting_program(self, prog: ModuleOp) -> str:
+        """Print with the -t target; a bad target option is a one-line error."""
+        target = self.args.target
+        if target == "mlir":
+            return super().output_resulting_program(prog)
+        self._stage = f"emitting -t {target}"
+        try:
+            return super().output_resulting_program(prog)
+        except ValueError as e:  # xDSL's Target.from_spec: unknown/bad option
+            raise ToolError(f"-t {target}: {one_line(str(e))}") from None
 
     def describe_failure(self, e: DiagnosticException) -> str:
         """The error message for a diagnostic that escaped run()."""

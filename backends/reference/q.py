@@ -185,6 +185,19 @@ class QFunctions(InterpreterFunctions):
         y = np.clip(y + otype.zero_point, otype.qmin, otype.qmax)
         return (y.astype(np.int64),)
 
+    @impl(q.ThresholdOp)
+    def run_threshold(self, interp: Interpreter, op: q.ThresholdOp, args: PyValues):
+        x = np.asarray(args[0], dtype=np.int64)
+        table = op.threshold_array()
+        axis = op.channel_axis()
+        if axis is None:
+            return (np.searchsorted(table[0], x, side="right").astype(np.int64),)
+        moved = np.moveaxis(x, axis, 0)
+        codes = np.empty(moved.shape, dtype=np.int64)
+        for c in range(table.shape[0]):  # one vectorised search per channel
+            codes[c] = np.searchsorted(table[c], moved[c], side="right")
+        return (np.moveaxis(codes, 0, axis),)
+
     @impl(q.AddOp)
     def run_add(self, interp: Interpreter, op: q.AddOp, args: PyValues):
         ka, kb = op.alignment()

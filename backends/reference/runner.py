@@ -12,6 +12,7 @@ from xdsl.interpreters.func import FuncFunctions
 from xdsl.ir import Operation
 from xdsl.utils.exceptions import InterpretationError
 
+from qopt.backends.reference.dataflow import DataflowFunctions
 from qopt.backends.reference.nn import NNFunctions, numpy_dtype
 from qopt.backends.reference.q import QFunctions, level_problem
 from qopt.qdialect.qtypes import QuantizedType
@@ -67,6 +68,7 @@ def interpreter_for(module: ModuleOp, *listeners: Interpreter.Listener) -> Inter
     interpreter.register_implementations(FuncFunctions())
     interpreter.register_implementations(NNFunctions())
     interpreter.register_implementations(QFunctions())
+    interpreter.register_implementations(DataflowFunctions())
     return interpreter
 
 

@@ -33,10 +33,28 @@ def test_every_verifier_has_an_invalid_test(dialect: str):
     missing = [
         op.name
         for op in d.operations
-        if "verify_" in vars(op) or "verify_q" in vars(op) or "infer_shape" in vars(op)
+        if any(
+            k in vars(op) for k in ("verify_", "verify_q", "verify_unit", "infer_shape")
+        )
         if op.name not in text
     ]
     assert not missing, f"ops without an error test: {missing}"
+
+
+def test_every_dataflow_op_runs_and_has_a_cost_model():
+    """Each dataflow op has a reference implementation, a pipeline depth in
+    the cycle model, and appears in the FileCheck tests of the passes."""
+    from qopt.backends.hw import cost_model
+    from qopt.backends.reference.dataflow import DataflowFunctions
+    from qopt.qdialect.dataflow import DATAFLOW_OPS, MvuOp, RequantOp
+
+    impls = {op for op, _ in DataflowFunctions._impls()}
+    missing = [op.name for op in DATAFLOW_OPS if op not in impls]
+    assert not missing, f"dataflow ops without an implementation: {missing}"
+    text = _text("passes/qopt-lower-dataflow.mlir", "passes/qopt-tile.mlir")
+    for op in DATAFLOW_OPS:
+        assert op in cost_model.DEPTH or op in (MvuOp, RequantOp), op.name
+        assert f"{op.name} " in text, f"{op.name} is in no pass test"
 
 
 def test_every_q_type_round_trips():

@@ -18,10 +18,13 @@ from qopt.passes.calibrate import CalibratePass
 from qopt.passes.mixed_precision import (
     Granularity,
     MixedPrecisionPass,
+    allocate,
     budget_units,
+    choose_formats,
     decide,
     layer_weight,
     parse_mixed_granularity,
+    plan,
 )
 from qopt.passes.quant_formats import WEIGHT_TYPE_ATTR, parse_weight_format
 from qopt.passes.quantize import QuantizePass
@@ -236,3 +239,166 @@ def test_quantize_rejects_a_recorded_type_of_the_wrong_shape(ctx, digits):
 
     with pytest.raises(PassFailedException, match="cannot quantize"):
         QuantizePass().apply(ctx, module)
+
+
+# --------------------------------------------------------------------------- #
+# one budget for the whole model, and whole-layer formats
+# --------------------------------------------------------------------------- #
+
+
+def _plans(seed: int, gran: str):
+    rng = np.random.default_rng(seed)
+    g = parse_mixed_granularity(gran)
+    shapes = [(8, 9), (16, 12), (4, 4), (32, 6)]
+    plans = []
+    for shape in shapes:
+        w = rng.normal(0, 0.1, size=shape) * rng.uniform(0.2, 5.0)
+        if g.kind == "block" and shape[-1] % g.block:
+            continue
+        plans.append(plan(w, 0, INT2, g, None))
+    gains = list(rng.uniform(0.1, 10.0, size=len(plans)))
+    return plans, gains
+
+
+@pytest.mark.parametrize("gran", ["row", "block:2", "outliers", "outliers:0.05"])
+@pytest.mark.parametrize("avg", [2.0, 2.3, 2.5, 3.7, 8.0])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_model_budget_is_met_and_full(gran, avg, seed):
+    plans, gains = _plans(seed, gran)
+    chosen = allocate(plans, gains, 2, 8, avg)
+    n = sum(p.w.size for p in plans)
+    bits = 2 * n + sum(
+        6 * p.size * int(c.sum()) for p, c in zip(plans, chosen, strict=True)
+    )
+    assert bits <= avg * n
+    # no unit that is left (within its layer's cap) would still fit
+    for p, c in zip(plans, chosen, strict=True):
+        full = p.cap is not None and c.sum() >= p.cap
+        if not c.all() and not full:
+            assert bits + 6 * p.size > avg * n
+        # within a layer the units taken are its largest errors
+        if c.any() and not c.all():
+            assert p.error[c].min() >= p.error[~c].max()
+
+
+def test_model_budget_goes_where_the_gain_is():
+    """Equal layers but one with 100x the output gain: it gets every unit
+    the budget allows before the others get any."""
+    rng = np.random.default_rng(3)
+    w = rng.normal(0, 0.1, size=(16, 8))
+    plans = [plan(w, 0, INT2, Granularity("row"), None) for _ in range(3)]
+    chosen = allocate(plans, [1.0, 100.0, 1.0], 2, 8, 3.0)
+    # 3 * 128 weights * 1 bit = 384 bits = 8 rows of 48 bits
+    assert [int(c.sum()) for c in chosen] == [0, 8, 0]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_choose_formats_is_exact(seed):
+    import itertools
+
+    rng = np.random.default_rng(seed)
+    layers = int(rng.integers(2, 6))
+    bits = [2, 4, 8]
+    sizes = [int(s) for s in rng.integers(1, 50, size=layers)]
+    costs = [sorted(rng.uniform(0, 10, size=3), reverse=True) for _ in range(layers)]
+    avg = float(rng.uniform(2.0, 6.0))
+    picks = choose_formats(costs, sizes, bits, avg)
+    total = sum(s * bits[f] for s, f in zip(sizes, picks, strict=True))
+    assert total <= avg * sum(sizes)
+    best = min(
+        sum(c[f] for c, f in zip(costs, combo, strict=True))
+        for combo in itertools.product(range(3), repeat=layers)
+        if sum(s * bits[f] for s, f in zip(sizes, combo, strict=True))
+        <= avg * sum(sizes)
+    )
+    assert sum(c[f] for c, f in zip(costs, picks, strict=True)) == pytest.approx(best)
+    with pytest.raises(ValueError, match="below the narrowest candidate's 2 bits"):
+        choose_formats(costs, sizes, bits, 1.5)
+
+
+def _recorded_bits(m):
+    bits = count = 0
+    for op in m.walk():
+        t = op.attributes.get(WEIGHT_TYPE_ATTR)
+        if t is None:
+            continue
+        shape = layer_weight_after(op).shape
+        bits += t.storage_bits(shape)
+        count += int(np.prod(shape))
+    return bits, count
+
+
+def test_model_budget_on_lenet(ctx, digits, capsys):
+    """Measured (seed 0, 2.5 bits, int2/int8 outliers, nearest rounding):
+    per-layer budget 0.797, one model budget 0.911; total bits 2.499."""
+    split, _, calib = digits
+    module = _model(ctx, digits, "digits-lenet")
+    acc = {}
+    for budget in ("layer", "model"):
+        m = module.clone()
+        MixedPrecisionPass(
+            avg_bits=2.5,
+            granularity="outliers",
+            criterion="hessian",
+            budget=budget,
+            data=str(calib),
+        ).apply(ctx, m)
+        bits, count = _recorded_bits(m)
+        assert count == 72 + 1152 + 2048 + 320
+        assert bits / count <= 2.5
+        if budget == "model":  # one budget: less than one more outlier left
+            assert bits + 6 > 2.5 * count
+        quant = m.clone()
+        QuantizePass().apply(ctx, quant)
+        acc[budget] = _accuracy(quant, split)
+        # the layers' own averages differ under one budget
+        if budget == "model":
+            per_layer = [
+                op.attributes[WEIGHT_TYPE_ATTR].average_bits(
+                    layer_weight_after(op).shape
+                )
+                for op in m.walk()
+                if WEIGHT_TYPE_ATTR in op.attributes
+            ]
+            assert max(per_layer) - min(per_layer) > 1.0
+    with capsys.disabled():
+        print(f"\nLeNet 2.5 bits outliers: {acc}")
+    assert acc["model"] >= acc["layer"] + 0.05
+
+
+def test_whole_layer_formats_on_lenet(ctx, digits, capsys):
+    """granularity=layer, candidates ternary/int4/int8 at 2.5 bits
+    (measured seed 0: conv1 int8, conv2 and fc1 ternary, fc2 int4: 2.298
+    bits, 0.900 with nearest rounding)."""
+    split, _, calib = digits
+    module = _model(ctx, digits, "digits-lenet")
+    m = module.clone()
+    MixedPrecisionPass(
+        avg_bits=2.5,
+        granularity="layer",
+        candidates="ternary,int4,int8",
+        data=str(calib),
+    ).apply(ctx, m)
+    types = [
+        op.attributes[WEIGHT_TYPE_ATTR]
+        for op in m.walk()
+        if WEIGHT_TYPE_ATTR in op.attributes
+    ]
+    names = [t.level_sets()[0].max_level for t in types]
+    assert len(types) == 4 and set(names) <= {1, 7, 127}
+    bits, count = _recorded_bits(m)
+    assert bits / count <= 2.5
+    quant = m.clone()
+    QuantizePass().apply(ctx, quant)
+    got = [
+        q.qtype_of(op.operands[1])
+        for op in quant.walk()
+        if isinstance(op, q.Conv2dOp | q.MatmulOp)
+    ]
+    assert got == types
+    acc = _accuracy(quant, split)
+    with capsys.disabled():
+        print(
+            f"\nLeNet whole layers: {names} {bits / count:.3f} bits, accuracy {acc:.4f}"
+        )
+    assert acc >= 0.85

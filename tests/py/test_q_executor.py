@@ -28,6 +28,7 @@ from qopt.backends.reference.runner import run_function
 from qopt.qdialect import q
 from qopt.qdialect.q import requant_params, signed_width
 from qopt.qdialect.qtypes import (
+    BinaryType,
     LevelsAttr,
     MixedType,
     PotType,
@@ -151,6 +152,10 @@ def weight_types(out_ch: int, wshape: tuple[int, ...]) -> list[QuantizedType]:
             per_ch,
             axis=0,
         ),
+        BinaryType(per_ch, axis=0),
+        MixedType(
+            [LevelsAttr.binary(3), LevelsAttr.int_(4)], "row", row_map, per_ch, axis=0
+        ),
     ]
 
 
@@ -172,7 +177,7 @@ X_TYPES = [
 
 
 @pytest.mark.parametrize("case", range(len(CONV_CASES)))
-@pytest.mark.parametrize("wkind", range(8))
+@pytest.mark.parametrize("wkind", range(10))
 def test_conv2d_against_torch(case: int, wkind: int) -> None:
     xshape, out_ch, kernel, strides, pads, dilations, group = CONV_CASES[case]
     wshape = (out_ch, xshape[1] // group, *kernel)
@@ -872,6 +877,17 @@ VECTORISED_OPS = {
         ).output
     ),
     "requantize": lambda x: q.RequantizeOp(x, UniformType(4, True, 3.0)).output,
+    "threshold": lambda x: (
+        q.ThresholdOp(x, ThresholdsType(4, 1.0, np.linspace(-100, 100, 15))).output
+    ),
+    "threshold_per_axis": lambda x: (
+        q.ThresholdOp(
+            x,
+            ThresholdsType(
+                2, 1.0, [[-5.0, 0.0, 5.0], [0, 1, 2], [3, 4, 5], [-9, 9, 9]], axis=1
+            ),
+        ).output
+    ),
     "relu": lambda x: q.ReluOp(x).output,
     "clamp": lambda x: q.ClampOp(x, -3, 5).output,
     "maxpool": lambda x: (

@@ -24,6 +24,7 @@ from qopt.qdialect.packing import (
 )
 from qopt.qdialect.qtypes import (
     MAX_EXPONENT,
+    BinaryType,
     LevelsAttr,
     MixedType,
     PotType,
@@ -77,6 +78,8 @@ def levels_of(text: str) -> list[int]:
         ("i3<-3:3>", [-3, -2, -1, 0, 1, 2, 3]),
         ("i2 << 2", [-8, -4, 0, 4]),
         ("pot i3 << 1", [-8, -4, -2, 0, 2, 4, 8]),
+        ("binary", [-1, 1]),
+        ("binary << 3", [-8, 8]),
     ],
 )
 def test_level_sets(text: str, expected: list[int]) -> None:
@@ -152,6 +155,8 @@ ROUND_TRIP_FORMATS = [
     "i3 << 2",
     "pot i4 << 3",
     "spot 2 x i3 << 1",
+    "binary",
+    "binary << 5",
 ]
 
 
@@ -338,6 +343,12 @@ PACKED_TYPES = [
     (MIXED_ROW, (4, 3)),
     (MIXED_BLOCK, (2, 12)),
     (MIXED_OUTLIERS, (3, 5)),
+    (BinaryType(0.5), (3, 7)),
+    (BinaryType([0.5, 0.25], axis=0), (2, 9)),
+    (
+        MixedType([LevelsAttr.binary(2), LevelsAttr.int_(4)], "row", [0, 1, 0], 0.1),
+        (3, 5),
+    ),
 ]
 
 
@@ -568,6 +579,32 @@ def test_thresholds_equal_values_allowed() -> None:
 # --------------------------------------------------------------------------- #
 
 
+def test_binary_levels_codes_and_rounding() -> None:
+    """Binary: levels -1 / +1, one bit each (code 1 = +1), quantizing to the
+    sign with +1 at 0 (also -0.0), dequantizing to ±scale exactly."""
+    la = LevelsAttr.binary()
+    assert la.code_bits == 1 and la.num_levels == 2
+    assert (la.min_level, la.max_level) == (-1, 1)
+    assert la.encode(np.array([-1, 1, 1])).tolist() == [0, 1, 1]
+    assert la.decode(np.array([0, 1])).tolist() == [-1, 1]
+    assert la.contains(np.array([-1, 0, 1, 2])).tolist() == [True, False, True, False]
+    shifted = LevelsAttr.binary(3)
+    assert shifted.nearest(np.array([-0.5, 0.0, 20.0])).tolist() == [-8, 8, 8]
+    assert shifted.encode(np.array([-8, 8])).tolist() == [0, 1]
+    t = BinaryType([0.5, 0.25], axis=0)
+    x = np.array([[0.1, -0.0, -3.0, 1e-30], [0.0, -1e-30, 2.0, -7.0]], np.float32)
+    levels = t.quantize(x)
+    assert levels.tolist() == [[1, 1, -1, 1], [1, -1, 1, -1]]
+    real = t.dequantize(levels)
+    assert real.tolist() == [[0.5, 0.5, -0.5, 0.5], [0.25, -0.25, 0.25, -0.25]]
+    assert np.array_equal(t.quantize(real), levels)
+    assert t.storage_bits((2, 4)) == 8 and t.element_bits == 1
+    assert levels_to_hex(t, levels) == "0x5B"  # 1 1 0 1 / 1 0 1 0, LSB first
+    assert not t.representable(np.array([0])).any()
+    with pytest.raises(ValueError, match="cannot represent"):
+        levels_to_hex(t, np.zeros((2, 4), np.int64))
+
+
 def test_mixed_row_map() -> None:
     t = MixedType([LevelsAttr.int_(2), LevelsAttr.int_(8)], "row", [0, 1, 0], 0.5)
     assert t.assignment.data == "0x02"
@@ -686,6 +723,11 @@ TYPE_TEXTS = [
     '!q.mixed<[i2 << 2, i8]:f32, 0.1, row = "0x02">',
     '!q.mixed<[pot i4, spot 2 x i3 << 1, u4]:f32:0, {0.1, 0.2}, block 8 = "0x24">',
     '!q.mixed<[i4, i8]:f32, 0.1, outliers = "0x03000000">',
+    '!q.mixed<[binary << 2, i4]:f32, 0.1, row = "0x02">',
+    "!q.binary<f32, 0.5>",
+    "!q.binary<f16:0, {0.5, 0.25}>",
+    "!q.binary<f64:{0:2, 1:4}, {{0.5, 0.25}, {1.0, 2.0}}>",
+    "#q.levels<binary << 2>",
     "#q.levels<spot 2 x u3<1:3> << 4>",
 ]
 
@@ -751,6 +793,17 @@ def test_builder_only_rules() -> None:
         ThresholdsType(2, 1.0, [[0.0, 1.0], [2.0, 3.0]])
     with pytest.raises(VerifyException, match="must be finite"):
         ThresholdsType(2, 1.0, [0.0, math.inf])
+    b = list(LevelsAttr.binary().parameters)  # kind, signed, width, lo, hi, terms
+    for i, bad in ((1, 0), (2, 2), (3, 0), (4, 2), (5, 2)):
+        with pytest.raises(VerifyException, match="binary levels are -1 and"):
+            LevelsAttr(*b[:i], IntAttr(bad), *b[i + 1 :])
+    bp = list(BinaryType(1.0).parameters)  # expressed, 5 scale params, levels
+    with pytest.raises(VerifyException, match="kind 'int' are not allowed"):
+        BinaryType.new([*bp[:-1], LevelsAttr.int_(1)])
+    with pytest.raises(VerifyException, match="zero points must be 0"):
+        BinaryType.new([*bp[:5], ints(-1), bp[6]])
+    with pytest.raises(VerifyException, match="shift is only allowed inside"):
+        BinaryType.new([*bp[:-1], LevelsAttr.binary(1)])
 
 
 def test_parse_errors_are_located() -> None:

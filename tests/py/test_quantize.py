@@ -22,12 +22,13 @@ from xdsl.interpreter import Interpreter
 from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.parser import Parser
 
-from qopt.backends.reference.nn import numpy_to_dense
+from qopt.backends.reference.nn import dense_to_numpy, numpy_to_dense
 from qopt.backends.reference.runner import interpreter_for, run_function
 from qopt.passes.calibrate import CalibratePass
 from qopt.passes.fold_batchnorm import FoldBatchNormPass
 from qopt.passes.quant_formats import (
     parse_act_format,
+    parse_granularity,
     parse_weight_format,
     quantize_weights,
     weight_scales,
@@ -35,7 +36,7 @@ from qopt.passes.quant_formats import (
 from qopt.passes.quant_recipe import RecipeError, parse_recipe
 from qopt.passes.quantize import QuantizePass
 from qopt.qdialect import nn, q
-from qopt.qdialect.qtypes import PotType, SpotType, UniformType
+from qopt.qdialect.qtypes import BinaryType, PotType, SpotType, UniformType
 from qopt.qdialect.shapes import DYN
 from qopt.tools.qopt_opt import all_dialects
 
@@ -407,6 +408,7 @@ FORMAT_TYPES = {
     "pot5": (PotType, -16384, 16384),
     "spot2": (SpotType, -128, 128),
     "spot3": (SpotType, -192, 192),
+    "binary": (BinaryType, -1, 1),
 }
 
 
@@ -430,6 +432,8 @@ def test_weight_levels_are_representable(ctx, conv_bn_relu, name):
     # the format's own kind of levels appears
     if name == "ternary":
         assert seen == {-1, 0, 1}
+    elif name == "binary":
+        assert seen == {-1, 1}
     elif name.startswith("pot"):
         nonzero = np.array(sorted(abs(v) for v in seen if v))
         assert np.all(nonzero & (nonzero - 1) == 0) and len(nonzero) >= 3
@@ -468,6 +472,59 @@ def test_scale_search_is_close_to_brute_force(name):
         fine = amax / fmt.max_level * 2.0 ** (-np.arange(0, 4 * 256) / 256)
         best = min(err(s) for s in fine)
         assert err(scales[c]) <= best * 1.05
+
+
+def test_binary_weights_one_bit_mean_abs_scale(ctx, conv_bn_relu):
+    """Binary weights: one bit per weight in the constant, levels sign(w)
+    (+1 at 0), scale mean|w| per channel, which is the squared-error optimum
+    for those levels; dequantize -> quantize gives the levels back."""
+    module = quantized(ctx, conv_bn_relu, weights="binary")
+    float_convs = ops_of(conv_bn_relu, nn.Conv2dOp)
+    consts = [op.weight.owner for op in ops_of(module, q.Conv2dOp)]
+    assert len(consts) == len(float_convs) >= 2
+    assert all(
+        isinstance(q.qtype_of(c.output), BinaryType) for c in weight_constants(module)
+    )
+    for const, conv in zip(consts, float_convs, strict=True):
+        w = dense_to_numpy(conv.weight.owner.value).astype(np.float64)  # OIHW
+        qtype = q.qtype_of(const.output)
+        assert isinstance(qtype, BinaryType) and qtype.quantized_axis == 0
+        assert len(const.value.data) == 2 + 2 * ((w.size + 7) // 8)  # 1 bit each
+        levels = const.levels()
+        assert np.array_equal(levels, np.where(w >= 0, 1, -1))
+        rows = w.reshape(w.shape[0], -1)
+        np.testing.assert_allclose(qtype.scale_values, np.abs(rows).mean(1), 1e-12)
+        real = qtype.dequantize(levels)
+        assert np.array_equal(
+            np.abs(real),
+            np.broadcast_to(
+                np.array(qtype.scale_values, np.float32).reshape(-1, 1, 1, 1), w.shape
+            ),
+        )
+        assert np.array_equal(qtype.quantize(real), levels)
+        for c in range(rows.shape[0]):  # mean|w| beats every other scale
+            s = qtype.scale_values[c]
+            signs = np.where(rows[c] >= 0, 1.0, -1.0)
+            best = ((rows[c] - s * signs) ** 2).sum()
+            for k in (0.9, 0.99, 1.01, 1.1):
+                assert best < ((rows[c] - k * s * signs) ** 2).sum()
+
+
+def test_binary_weight_errors():
+    fmt = parse_weight_format("binary")
+    assert (fmt.kind, fmt.bits, fmt.max_level) == ("binary", 1, 1)
+    w = np.array([[0.5, -1.5], [0.0, 0.0]])
+    with pytest.raises(ValueError, match="channel 1 of axis 0 is all zero"):
+        weight_scales(w, fmt, 0)
+    with pytest.raises(ValueError, match="the tensor is all zero"):
+        weight_scales(np.zeros((2, 2)), fmt, None)
+    np.testing.assert_allclose(weight_scales(w, fmt, None), [0.5])
+    with pytest.raises(ValueError, match=r"group:4' is not supported"):
+        parse_granularity("group:4")
+    with pytest.raises(ValueError, match="unknown weight granularity 'bit'"):
+        QuantizePass(weights="binary", weight_granularity="bit")
+    with pytest.raises(ValueError, match="'binary' is a weight format"):
+        parse_act_format("binary")
 
 
 def test_uniform_weight_scale_is_max_over_qmax():

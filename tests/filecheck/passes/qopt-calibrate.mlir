@@ -116,6 +116,21 @@
 // NAN:         qopt-opt: error: pass 'qopt-calibrate' failed: 'nan.npz': array 'x' (argument 0) holds NaN or infinite values
 // RUN: not qopt-opt %s --pass-pipeline='builtin.module(qopt-calibrate{data=%t/x3.npz entry=static})' 2>&1 | filecheck %s --check-prefix=BATCH
 // BATCH:       qopt-opt: error: pass 'qopt-calibrate' failed: the calibration set has 3 samples, which is not a multiple of the static batch size 2 of @static
+// quantiles=4: the stats also hold 4 equiprobable bins (edges, counts,
+// means), with any method and batch size. Each edge sits in the middle of
+// the gap between the 6th and 7th, 12th and 13th, ... smallest value (to
+// within the 65536-bin histogram); %r has 9 zeros, so its first edge (the
+// one nearest to 6 values below) leaves 9 below, between 0 and 1.
+// RUN: qopt-opt %s --pass-pipeline='builtin.module(qopt-calibrate{data=%t/calib.npz quantiles=4})' | filecheck %s --check-prefix=QUANT
+// RUN: qopt-opt %s --pass-pipeline='builtin.module(qopt-calibrate{data=%t/calib.npz quantiles=4 method=mse batch-size=1})' | filecheck %s --check-prefix=QUANT
+// QUANT-LABEL: func.func @main(
+// QUANT-SAME:    stats = #q.stats<min = -2.0, max = 3.75, mean = 0.875, std = {{.*}}, count = 24, quantiles = [-0.6250572204589844, 0.875, 2.374969482421875], counts = [6, 6, 6, 6], means = [-1.375, 0.125, 1.625, 3.125]>>})
+// QUANT:         %r = nn.relu %y {q.range = #q.range<0.0, 15.0, {{minmax|mse}}, stats = #q.stats<min = 0.0, max = 15.0, mean = 5.0, std = {{.*}}, count = 24, quantiles = [0.5001068115234375, 3.50006103515625, 9.499969482421875], counts = [9, 3, 6, 6], means = [0.0, 2.0, 6.5, 12.5]>>}
+// RUN: not qopt-opt %s --pass-pipeline='builtin.module(qopt-calibrate{data=%t/calib.npz quantiles=3})' 2>&1 | filecheck %s --check-prefix=QBINS
+// QBINS:       qopt-opt: error: pass 'qopt-calibrate': option 'quantiles' must be 0 or a power of two in 2..256, got 3
+// RUN: not qopt-opt %s --pass-pipeline='builtin.module(qopt-calibrate{data=%t/calib.npz quantiles=512})' 2>&1 | filecheck %s --check-prefix=QBINS512
+// QBINS512:    qopt-opt: error: pass 'qopt-calibrate': option 'quantiles' must be 0 or a power of two in 2..256, got 512
+
 // RUN: not qopt-opt %s --pass-pipeline='builtin.module(qopt-calibrate{data=%t/calib.npz entry=nope})' 2>&1 | filecheck %s --check-prefix=ENTRY
 // ENTRY:       qopt-opt: error: pass 'qopt-calibrate' failed: no function @nope to calibrate (functions with a body: @main, @two, @tokens, @static, @wide; choose one with entry=NAME)
 // RUN: not qopt-opt %s --pass-pipeline='builtin.module(qopt-calibrate{method=mse})' 2>&1 | filecheck %s --check-prefix=NODATA

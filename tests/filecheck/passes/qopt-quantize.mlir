@@ -9,6 +9,7 @@
 // RUN: echo 'nn.gemm : weights=int4' >> %t/recipe.txt
 // RUN: echo 'fc1 weights=pot4' > %t/bad.txt
 // RUN: echo 'fc1 : weights=pot9' > %t/badfmt.txt
+// RUN: echo 'r : acts=thr2' > %t/thr.txt
 
 // Conv + relu: x i8 (1/64), per-channel int8 weights (max 1.984375 -> 1/64,
 // max 0.5 -> 0.5/127), a 32-bit bias at sx * sw -> an i33 accumulator. The
@@ -202,6 +203,50 @@
 // BIAS0:     %b = q.constant "0xE08FD52A" : tensor<2x!q.uniform<i15:f32:0, {0.00012303149606299212, 9.227362204724409e-05}>>
 // BIAS0-NEXT: %y_acc = q.matmul %x_q, %w, %b : {{.*}} -> tensor<?x2x!q.uniform<i18:f32:1,
 
+// binary (-1, +1, one bit each; scale mean|w| per column, 0 counts as +1):
+// 1 1 -1 1 / 1 1 -1 1 at 1.9375/4 and 1.125/4; the 8 codes fill one byte
+// (LSB first: 1 1 1 1 0 0 1 1 = 0xCF).
+// RUN: qopt-opt %s -p 'qopt-quantize{entry=formats weights=binary}' | filecheck %s --check-prefix=BIN
+// BIN:       %w = q.constant "0xCF" : tensor<4x2x!q.binary<f32:1, {0.484375, 0.28125}>>
+// BIN-NEXT:  %b = q.constant "0x420000001CFFFFFF" : tensor<2x!q.uniform<i32:f32:0, {0.007568359375, 0.00439453125}>>
+// BIN-NEXT:  %y_acc = q.matmul %x_q, %w, %b : {{.*}} -> tensor<?x2x!q.uniform<i33:f32:1, {0.007568359375, 0.00439453125}>>
+
+// Threshold activations (thr2) from hand-written quantiles (4 bins, as
+// qopt-calibrate{quantiles=4} records them). %x: thresholds [-1, 0, 1], bin
+// means -1.5 -0.5 0.5 1.5: the least-squares fit s·(code - zp) gives
+// s = 10/12, zp = 1 (zp = 2 ties; the smaller wins). The relu's bins
+// (4 zeros, then 1, 1, 2 values; means 0, 0.75, 1.5, 2.5) give s = 18.75/23,
+// zp 0, and its thresholds [0.5, 1, 2] > 0 absorb the relu: q.threshold
+// compares the accumulator (scale (10/12)/127) with ceil(t / scale) =
+// ceil(76.2, 152.4, 304.8) = 77, 153, 305. The residual add requantizes the
+// codes of %x to the finer scale (thresholds input) and adds them to the
+// relu's codes; its thresholds [-0.5, 0.5, 2] at scale 18.75/23 are 0, 1, 3.
+// RUN: qopt-opt %s -p 'qopt-quantize{entry=thr activations=thr2}' | filecheck %s --check-prefix=THR
+// THR-LABEL: func.func @thr(
+// THR-NEXT:    %x_q = q.quantize %x : (tensor<?x4xf32>) -> tensor<?x4x!q.thresholds<u2:f32, 0.8333333333333334:1, [-1.0, 0.0, 1.0]>>
+// THR-NEXT:    %w = q.constant "0x7F000000007F000000007F000000007F"
+// THR-NEXT:    %a = q.matmul %x_q, %w : {{.*}} -> tensor<?x4x!q.uniform<i11:f32:1, {0.006561679790026247, 0.006561679790026247, 0.006561679790026247, 0.006561679790026247}>>
+// THR-NEXT:    %r = q.threshold %a {thresholds = array<i64: 77, 153, 305, 77, 153, 305, 77, 153, 305, 77, 153, 305>} : {{.*}} -> tensor<?x4x!q.thresholds<u2:f32, 0.8152173913043478, [0.5, 1.0, 2.0]>>
+// THR-NEXT:    %r_dq = q.dequantize %r
+// THR-NEXT:    %x_q_aligned = q.requantize %x_q {multiplier = array<i64: 4187>, shift = array<i64: 12>} : (tensor<?x4x!q.thresholds<u2:f32, 0.8333333333333334:1, [-1.0, 0.0, 1.0]>>) -> tensor<?x4x!q.uniform<i4:f32, 0.8152173913043478>>
+// THR-NEXT:    %s_acc = q.add %r, %x_q_aligned : {{.*}} -> tensor<?x4x!q.uniform<i5:f32, 0.8152173913043478>>
+// THR-NEXT:    %s = q.threshold %s_acc {thresholds = array<i64: 0, 1, 3>} : {{.*}} -> tensor<?x4x!q.thresholds<u2:f32, 1.5833333333333333:1, [-0.5, 0.5, 2.0]>>
+// THR-NEXT:    %s_dq = q.dequantize %s
+// THR-NEXT:    func.return %r_dq, %s_dq
+// x = [-1.5, -0.2, 0.3, 1.7] has codes 0 1 2 3 (reals -5/6, 0, 5/6, 10/6); the
+// accumulator -127 0 127 254 passes 0 0 1 2 thresholds; the add gives
+// -1 0 2 4, codes 0 1 2 3 (float: relu(x) + x = -1.5, -0.2, 0.6, 3.4).
+// RUN: qopt-opt %s -p 'qopt-quantize{entry=thr activations=thr2}' | qopt-run - --entry thr -i '[[-1.5, -0.2, 0.3, 1.7]]' | filecheck %s --check-prefix=RUN-THR
+// RUN-THR:      result 0: tensor<?x4xf32> (shape 1x4)
+// RUN-THR-NEXT:   0.000000, 0.000000, 0.815217, 1.630435
+// RUN-THR-NEXT: result 1: tensor<?x4xf32> (shape 1x4)
+// RUN-THR-NEXT:   -1.583333, 0.000000, 1.583333, 3.166667
+// A recipe gives the relu thr2 and keeps the rest int8 (acts=thr2 in recipes).
+// RUN: qopt-opt %s -p 'qopt-quantize{entry=thr recipe=%t/thr.txt}' | filecheck %s --check-prefix=THR-RECIPE
+// THR-RECIPE:      %x_q = q.quantize %x : (tensor<?x4xf32>) -> tensor<?x4x!q.uniform<i8:f32, 0.015748031496062992>>
+// THR-RECIPE:      %r = q.threshold %a {{.*}} -> tensor<?x4x!q.thresholds<u2:f32, 0.8152173913043478, [0.5, 1.0, 2.0]>>
+// THR-RECIPE:      %s = q.requantize %s_acc {{.*}} -> tensor<?x4x!q.uniform<i8:f32, 0.03937007874015748>>
+
 // mult-bits=8: 8-bit multipliers.
 // RUN: qopt-opt %s -p 'qopt-quantize{entry=layers mult-bits=8}' | filecheck %s --check-prefix=MULT8
 // MULT8:     %fc2 = q.requantize %fc2_acc {multiplier = array<i64: 129, 129, 129, 129>, shift = array<i64: 15, 15, 15, 15>}
@@ -235,12 +280,12 @@
 // RUN: not qopt-opt %s -p 'qopt-quantize{entry=dynamic}' 2>&1 | filecheck %s --check-prefix=DYN
 // DYN:         qopt-opt: error: pass 'qopt-quantize' failed: argument %x of @dynamic: dynamic ranges are not supported by qopt-quantize yet (calibrate without dynamic=true)
 // RUN: not qopt-opt %s -p 'qopt-quantize{weights=int99}' 2>&1 | filecheck %s --check-prefix=WFMT
-// WFMT:        qopt-opt: error: pass 'qopt-quantize': unknown weight format 'int99' (int2..int16, pot3, pot4, pot5, spot2, spot3, ternary)
+// WFMT:        qopt-opt: error: pass 'qopt-quantize': unknown weight format 'int99' (int2..int16, pot3, pot4, pot5, spot2, spot3, ternary, binary)
 // WFMT-EMPTY:
 // RUN: not qopt-opt %s -p 'qopt-quantize{activations=pot4}' 2>&1 | filecheck %s --check-prefix=AFMT
-// AFMT:        qopt-opt: error: pass 'qopt-quantize': 'pot4' is a weight format; activations take int2..int16, uint2..uint16
+// AFMT:        qopt-opt: error: pass 'qopt-quantize': 'pot4' is a weight format; activations take int2..int16, uint2..uint16, thr2..thr8
 // RUN: not qopt-opt %s -p 'qopt-quantize{activations=int1}' 2>&1 | filecheck %s --check-prefix=AFMT1
-// AFMT1:       qopt-opt: error: pass 'qopt-quantize': unknown activation format 'int1' (int2..int16, uint2..uint16)
+// AFMT1:       qopt-opt: error: pass 'qopt-quantize': unknown activation format 'int1' (int2..int16, uint2..uint16, thr2..thr8)
 // RUN: not qopt-opt %s -p 'qopt-quantize{weight-granularity=group:32}' 2>&1 | filecheck %s --check-prefix=GROUP
 // GROUP:       qopt-opt: error: pass 'qopt-quantize': weight granularity 'group:32' is not supported: q.conv2d and q.matmul take per-tensor or per-output-channel weight scales (per-block scales would give every partial sum its own scale); use channel
 // RUN: not qopt-opt %s -p 'qopt-quantize{weight-granularity=row}' 2>&1 | filecheck %s --check-prefix=GRAN
@@ -253,9 +298,23 @@
 // SYNTAX:      qopt-opt: error: pass 'qopt-quantize': {{.*}}bad.txt:1:5: unexpected 'weights'; expected ',' or ':'
 // SYNTAX-EMPTY:
 // RUN: not qopt-opt %s -p 'qopt-quantize{recipe=%t/badfmt.txt}' 2>&1 | filecheck %s --check-prefix=RFMT
-// RFMT:        qopt-opt: error: pass 'qopt-quantize': {{.*}}badfmt.txt:1:7: unknown weight format 'pot9' (int2..int16, pot3, pot4, pot5, spot2, spot3, ternary)
+// RFMT:        qopt-opt: error: pass 'qopt-quantize': {{.*}}badfmt.txt:1:7: unknown weight format 'pot9' (int2..int16, pot3, pot4, pot5, spot2, spot3, ternary, binary)
 // RUN: not qopt-opt %s -p 'qopt-quantize{recipe=%t/missing.txt}' 2>&1 | filecheck %s --check-prefix=NOFILE
 // NOFILE:      qopt-opt: error: pass 'qopt-quantize': cannot read recipe '{{.*}}missing.txt': No such file or directory
+// RUN: not qopt-opt %s -p 'qopt-quantize{entry=formats activations=thr2}' 2>&1 | filecheck %s --check-prefix=NOQUANT
+// NOQUANT:     qopt-opt: error: pass 'qopt-quantize' failed: argument %x of @formats: activations thr2 need the calibrated quantiles of the value: run qopt-calibrate with quantiles=4 (or more)
+// RUN: not qopt-opt %s -p 'qopt-quantize{entry=thr activations=thr8}' 2>&1 | filecheck %s --check-prefix=FEWBINS
+// FEWBINS:     qopt-opt: error: pass 'qopt-quantize' failed: argument %x of @thr: the calibrated quantiles have 4 bins, thr8 needs a multiple of 256: run qopt-calibrate with quantiles=256 (or more)
+// RUN: not qopt-opt %s -p 'qopt-quantize{activations=thr1}' 2>&1 | filecheck %s --check-prefix=THR1
+// THR1:        qopt-opt: error: pass 'qopt-quantize': activation format 'thr1': threshold codes take 2..8 bits (thr2..thr8)
+// RUN: not qopt-opt %s -p 'qopt-quantize{activations=thr9}' 2>&1 | filecheck %s --check-prefix=THR9
+// THR9:        qopt-opt: error: pass 'qopt-quantize': activation format 'thr9': threshold codes take 2..8 bits (thr2..thr8)
+// RUN: not qopt-opt %s -p 'qopt-quantize{activations=binary}' 2>&1 | filecheck %s --check-prefix=ABIN
+// ABIN:        qopt-opt: error: pass 'qopt-quantize': 'binary' is a weight format; activations take int2..int16, uint2..uint16, thr2..thr8
+// RUN: not qopt-opt %s -p 'qopt-quantize{entry=zero_channel weights=binary}' 2>&1 | filecheck %s --check-prefix=BINZERO
+// BINZERO:     qopt-opt: error: pass 'qopt-quantize' failed: 'nn.matmul' %y: cannot quantize: channel 1 of axis 1 is all zero: binary weights have no zero level (use ternary)
+// RUN: not qopt-opt %s -p 'qopt-quantize{entry=zero_channel weights=binary weight-granularity=group:8}' 2>&1 | filecheck %s --check-prefix=BINGROUP
+// BINGROUP:    qopt-opt: error: pass 'qopt-quantize': weight granularity 'group:8' is not supported
 // RUN: not qopt-opt %s -p 'qopt-quantize{entry=nope}' 2>&1 | filecheck %s --check-prefix=ENTRY
 // ENTRY:       qopt-opt: error: pass 'qopt-quantize' failed: no function @nope to quantize (functions with a body: @conv, @residual, {{.*}}; choose one with entry=NAME)
 
@@ -366,4 +425,18 @@ func.func @chain(%x: tensor<?x1x1x4xf32> {q.range = #q.range<-1.984375, 1.984375
   %f = nn.flatten %s {q.range = #q.range<-1.984375, 1.984375>} : (tensor<?x2x4xf32>) -> tensor<?x8xf32>
   %r = nn.relu %f {q.range = #q.range<0.0, 1.9921875>} : (tensor<?x8xf32>) -> tensor<?x8xf32>
   func.return %r : tensor<?x8xf32>
+}
+
+func.func @thr(%x: tensor<?x4xf32> {q.range = #q.range<-2.0, 2.0, minmax, stats = #q.stats<min = -2.0, max = 2.0, mean = 0.0, std = 1.0, count = 8, quantiles = [-1.0, 0.0, 1.0], counts = [2, 2, 2, 2], means = [-1.5, -0.5, 0.5, 1.5]>>}) -> (tensor<?x4xf32>, tensor<?x4xf32>) {
+  %w = nn.constant dense<[[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 1.0]]> : tensor<4x4xf32>
+  %a = nn.matmul %x, %w {q.range = #q.range<-2.0, 2.0>} : (tensor<?x4xf32>, tensor<4x4xf32>) -> tensor<?x4xf32>
+  %r = nn.relu %a {q.range = #q.range<0.0, 3.0, minmax, stats = #q.stats<min = 0.0, max = 3.0, mean = 1.0, std = 1.0, count = 8, quantiles = [0.5, 1.0, 2.0], counts = [4, 1, 1, 2], means = [0.0, 0.75, 1.5, 2.5]>>} : (tensor<?x4xf32>) -> tensor<?x4xf32>
+  %s = nn.add %r, %x {q.range = #q.range<-2.0, 5.0, minmax, stats = #q.stats<min = -2.0, max = 5.0, mean = 1.0, std = 2.0, count = 8, quantiles = [-0.5, 0.5, 2.0], counts = [2, 2, 2, 2], means = [-1.5, 0.0, 1.0, 3.5]>>} : (tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x4xf32>
+  func.return %r, %s : tensor<?x4xf32>, tensor<?x4xf32>
+}
+
+func.func @zero_channel(%x: tensor<?x4xf32> {q.range = #q.range<-1.984375, 1.984375>}) -> tensor<?x2xf32> {
+  %w = nn.constant dense<[[1.0, 0.0], [0.5, 0.0], [0.25, 0.0], [0.0, 0.0]]> : tensor<4x2xf32>
+  %y = nn.matmul %x, %w {q.range = #q.range<-2.0, 2.0>} : (tensor<?x4xf32>, tensor<4x2xf32>) -> tensor<?x2xf32>
+  func.return %y : tensor<?x2xf32>
 }

@@ -18,6 +18,10 @@
 // CHECK-NEXT: "test.op"() {a = #q.stats<min = -1.5, max = 3.25, mean = 0.875, std = 1.25, count = 24>, b = #q.range<axis = 1, [1.0e-300, 5.0e-324], [1.7976931348623157e+308, 1.0e+300], minmax, dynamic, stats = #q.stats<min = 1.0e-05, max = 0.1, mean = 0.030000000000000002, std = 0.0, count = 1>>} : () -> ()
 "test.op"() {a = #q.stats<min = -1.5, max = 3.25, mean = 0.875, std = 1.25, count = 24>, b = #q.range<axis = 1, [1.0e-300, 5.0e-324], [1.7976931348623157e+308, 1.0e300], minmax, dynamic, stats = #q.stats<min = 0.00001, max = 0.1, mean = 0.030000000000000002, std = 0, count = 1>>} : () -> ()
 
+// Stats with the distribution in equiprobable bins (quantiles=R in qopt-calibrate).
+// CHECK-NEXT: "test.op"() {a = #q.stats<min = 0.0, max = 4.0, mean = 1.5, std = 1.25, count = 8, quantiles = [0.5, 1.0, 1.0], counts = [3, 2, 0, 3], means = [0.0, 0.75, 1.0, 3.5]>} : () -> ()
+"test.op"() {a = #q.stats<min = 0, max = 4, mean = 1.5, std = 1.25, count = 8, quantiles = [0.5, 1, 1.0], counts = [3, 2, 0, 3], means = [0.0, 0.75, 1.0, 3.5]>} : () -> ()
+
 // Where the calibration pass puts them: arguments and ops with one or several results.
 // CHECK-NEXT: func.func @f(%x: tensor<2xf32> {q.range = #q.range<-1.0, 1.0>}) {
 // CHECK-NEXT:   %a, %b = "test.op"(%x) {q.ranges = [#q.range<0.0, 1.0>, unit]} : (tensor<2xf32>) -> (tensor<2xf32>, tensor<2xi64>)

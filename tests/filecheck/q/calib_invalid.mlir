@@ -45,3 +45,24 @@
 // -----
 // CHECK: Expected 'mean'
 "test.op"() {a = #q.stats<min = 0.0, max = 1.0, std = 0.5, mean = 0.5, count = 2>} : () -> ()
+// -----
+// CHECK: q.stats: 2 quantiles need 3 counts and means (at least 2 bins), got 2 and 3
+"test.op"() {a = #q.stats<min = 0.0, max = 1.0, mean = 0.5, std = 0.5, count = 2, quantiles = [0.5, 0.5], counts = [1, 1], means = [0.0, 0.5, 1.0]>} : () -> ()
+// -----
+// CHECK: q.stats: quantiles must be non-decreasing and inside [min, max]
+"test.op"() {a = #q.stats<min = 0.0, max = 1.0, mean = 0.5, std = 0.5, count = 2, quantiles = [0.75, 0.5], counts = [1, 0, 1], means = [0.0, 0.5, 1.0]>} : () -> ()
+// -----
+// CHECK: q.stats: quantiles must be non-decreasing and inside [min, max]
+"test.op"() {a = #q.stats<min = 0.0, max = 1.0, mean = 0.5, std = 0.5, count = 2, quantiles = [2.0], counts = [1, 1], means = [0.0, 1.0]>} : () -> ()
+// -----
+// CHECK: q.stats: bin counts must be >= 0 and sum to count = 2, got 3
+"test.op"() {a = #q.stats<min = 0.0, max = 1.0, mean = 0.5, std = 0.5, count = 2, quantiles = [0.5], counts = [1, 2], means = [0.0, 1.0]>} : () -> ()
+// -----
+// CHECK: q.stats: bin counts must be >= 0 and sum to count = 2, got 2
+"test.op"() {a = #q.stats<min = 0.0, max = 1.0, mean = 0.5, std = 0.5, count = 2, quantiles = [0.5], counts = [3, -1], means = [0.0, 1.0]>} : () -> ()
+// -----
+// CHECK: q.stats: bin means must lie inside [min, max]
+"test.op"() {a = #q.stats<min = 0.0, max = 1.0, mean = 0.5, std = 0.5, count = 2, quantiles = [0.5], counts = [1, 1], means = [0.0, 1.5]>} : () -> ()
+// -----
+// CHECK: Expected 'quantiles'
+"test.op"() {a = #q.stats<min = 0.0, max = 1.0, mean = 0.5, std = 0.5, count = 2, counts = [1, 1]>} : () -> ()

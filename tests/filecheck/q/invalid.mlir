@@ -98,6 +98,33 @@ func.func private @f(!q.uniform<u8:f32, 1.0:256>)
 // CHECK: q.uniform: zero point -128 is outside the storage range [-127:127]
 func.func private @f(!q.uniform<i8<-127:127>:f32:0, {1.0, 1.0:-128}>)
 
+// ---- binary ----
+
+// -----
+// CHECK: q.binary: zero points must be 0
+func.func private @f(!q.binary<f32, 0.5:1>)
+// -----
+// CHECK: q.binary: scale -1.0 must be positive and finite
+func.func private @f(!q.binary<f32, -1.0>)
+// -----
+// CHECK: q.binary: the expressed type must be f16, f32 or f64, got bf16
+func.func private @f(!q.binary<bf16, 1.0>)
+// -----
+// CHECK: q.uniform: levels of kind 'binary' are not allowed
+func.func private @f(!q.uniform<binary:f32, 1.0>)
+// -----
+// CHECK: q.levels: shifted levels must stay below 2^62
+"test.op"() {l = #q.levels<binary << 62>} : () -> ()
+// -----
+// CHECK: 'q.constant': value has non-zero padding bits
+%0 = q.constant "0xF5" : tensor<4x!q.binary<f32, 0.5>>
+// -----
+// CHECK: 'q.relu': relu of q.binary is not defined (it has no zero level)
+func.func @f(%x: tensor<4x!q.binary<f32, 0.5>>) -> tensor<4x!q.binary<f32, 0.5>> {
+  %0 = q.relu %x : (tensor<4x!q.binary<f32, 0.5>>) -> tensor<4x!q.binary<f32, 0.5>>
+  func.return %0 : tensor<4x!q.binary<f32, 0.5>>
+}
+
 // ---- threshold codes ----
 
 // -----
@@ -491,7 +518,7 @@ func.func @f(%a: tensor<2x8x!q.uniform<i8:f32, 1.0>>, %b: tensor<8x2x!q.mixed<[i
 // ---- q.requantize ----
 
 // -----
-// CHECK: 'q.requantize': the input must be q.uniform, got !q.pot<i4:f32, 1.0>
+// CHECK: 'q.requantize': the input must be q.uniform or q.thresholds, got !q.pot<i4:f32, 1.0>
 func.func @f(%x: tensor<4x!q.pot<i4:f32, 1.0>>) -> tensor<4x!q.uniform<i8:f32, 1.0>> {
   %0 = q.requantize %x {multiplier = array<i64: 1>, shift = array<i64: 0>} : (tensor<4x!q.pot<i4:f32, 1.0>>) -> tensor<4x!q.uniform<i8:f32, 1.0>>
   func.return %0 : tensor<4x!q.uniform<i8:f32, 1.0>>
@@ -569,10 +596,73 @@ func.func @f(%x: tensor<4x!q.uniform<i16:f32, 1.0>>) -> tensor<5x!q.uniform<i8:f
   func.return %0 : tensor<5x!q.uniform<i8:f32, 1.0>>
 }
 
+// ---- q.threshold ----
+
+// -----
+// CHECK: 'q.threshold': integer thresholds of row 0 must be [1, 2]: the smallest input levels whose real value reaches each threshold
+func.func @f(%x: tensor<4x!q.uniform<i8:f32, 0.5>>) -> tensor<4x!q.thresholds<u2:f32, 1.0, [0.3, 1.0]>> {
+  %0 = q.threshold %x {thresholds = array<i64: 0, 2>} : (tensor<4x!q.uniform<i8:f32, 0.5>>) -> tensor<4x!q.thresholds<u2:f32, 1.0, [0.3, 1.0]>>
+  func.return %0 : tensor<4x!q.thresholds<u2:f32, 1.0, [0.3, 1.0]>>
+}
+// -----
+// CHECK: 'q.threshold': integer thresholds of row 1 must be [-1, 3]: the smallest input levels whose real value reaches each threshold
+func.func @f(%x: tensor<4x2x!q.uniform<i8:f32:1, {0.5, 1.0}>>) -> tensor<4x2x!q.thresholds<u2:f32, 1.0, [-1.0, 2.5]>> {
+  %0 = q.threshold %x {thresholds = array<i64: -2, 5, -1, 2>} : (tensor<4x2x!q.uniform<i8:f32:1, {0.5, 1.0}>>) -> tensor<4x2x!q.thresholds<u2:f32, 1.0, [-1.0, 2.5]>>
+  func.return %0 : tensor<4x2x!q.thresholds<u2:f32, 1.0, [-1.0, 2.5]>>
+}
+// -----
+// CHECK: 'q.threshold': expected 1 x 2 integer thresholds, got 3
+func.func @f(%x: tensor<4x!q.uniform<i8:f32, 0.5>>) -> tensor<4x!q.thresholds<u2:f32, 1.0, [0.3, 1.0]>> {
+  %0 = q.threshold %x {thresholds = array<i64: 1, 2, 3>} : (tensor<4x!q.uniform<i8:f32, 0.5>>) -> tensor<4x!q.thresholds<u2:f32, 1.0, [0.3, 1.0]>>
+  func.return %0 : tensor<4x!q.thresholds<u2:f32, 1.0, [0.3, 1.0]>>
+}
+// -----
+// CHECK: 'q.threshold': the result must be q.thresholds, got !q.uniform<u2:f32, 1.0>
+func.func @f(%x: tensor<4x!q.uniform<i8:f32, 0.5>>) -> tensor<4x!q.uniform<u2:f32, 1.0>> {
+  %0 = q.threshold %x {thresholds = array<i64: 1, 2>} : (tensor<4x!q.uniform<i8:f32, 0.5>>) -> tensor<4x!q.uniform<u2:f32, 1.0>>
+  func.return %0 : tensor<4x!q.uniform<u2:f32, 1.0>>
+}
+// -----
+// CHECK: 'q.threshold': the input must be q.uniform or q.thresholds, got !q.pot<i4:f32, 1.0>
+func.func @f(%x: tensor<4x!q.pot<i4:f32, 1.0>>) -> tensor<4x!q.thresholds<u1:f32, 1.0, [0.0]>> {
+  %0 = q.threshold %x {thresholds = array<i64: 0>} : (tensor<4x!q.pot<i4:f32, 1.0>>) -> tensor<4x!q.thresholds<u1:f32, 1.0, [0.0]>>
+  func.return %0 : tensor<4x!q.thresholds<u1:f32, 1.0, [0.0]>>
+}
+// -----
+// CHECK: 'q.threshold': the input's scales (axis 1, 3) and the result's thresholds (axis 0, 2 lists) must share one axis and length
+func.func @f(%x: tensor<2x3x!q.uniform<i8:f32:1, {0.5, 0.5, 0.5}>>) -> tensor<2x3x!q.thresholds<u1:f32:0, 1.0, [[0.0], [1.0]]>> {
+  %0 = q.threshold %x {thresholds = array<i64: 0, 2>} : (tensor<2x3x!q.uniform<i8:f32:1, {0.5, 0.5, 0.5}>>) -> tensor<2x3x!q.thresholds<u1:f32:0, 1.0, [[0.0], [1.0]]>>
+  func.return %0 : tensor<2x3x!q.thresholds<u1:f32:0, 1.0, [[0.0], [1.0]]>>
+}
+// -----
+// CHECK: 'q.threshold': the input must be quantized per tensor or per axis; per-block scales are not supported
+func.func @f(%x: tensor<2x4x!q.uniform<i8:f32:{1:2}, {0.5, 0.25}>>) -> tensor<2x4x!q.thresholds<u1:f32, 1.0, [0.0]>> {
+  %0 = q.threshold %x {thresholds = array<i64: 0>} : (tensor<2x4x!q.uniform<i8:f32:{1:2}, {0.5, 0.25}>>) -> tensor<2x4x!q.thresholds<u1:f32, 1.0, [0.0]>>
+  func.return %0 : tensor<2x4x!q.thresholds<u1:f32, 1.0, [0.0]>>
+}
+// -----
+// CHECK: 'q.threshold': the input levels must stay below 2^63 - 1 (at most i63)
+func.func @f(%x: tensor<4x!q.uniform<i64:f32, 0.5>>) -> tensor<4x!q.thresholds<u1:f32, 1.0, [0.0]>> {
+  %0 = q.threshold %x {thresholds = array<i64: 0>} : (tensor<4x!q.uniform<i64:f32, 0.5>>) -> tensor<4x!q.thresholds<u1:f32, 1.0, [0.0]>>
+  func.return %0 : tensor<4x!q.thresholds<u1:f32, 1.0, [0.0]>>
+}
+// -----
+// CHECK: 'q.threshold': the input and the result must share one expressed type
+func.func @f(%x: tensor<4x!q.uniform<i8:f16, 0.5>>) -> tensor<4x!q.thresholds<u1:f32, 1.0, [0.0]>> {
+  %0 = q.threshold %x {thresholds = array<i64: 0>} : (tensor<4x!q.uniform<i8:f16, 0.5>>) -> tensor<4x!q.thresholds<u1:f32, 1.0, [0.0]>>
+  func.return %0 : tensor<4x!q.thresholds<u1:f32, 1.0, [0.0]>>
+}
+// -----
+// CHECK: 'q.threshold': result has shape 5, expected 4
+func.func @f(%x: tensor<4x!q.uniform<i8:f32, 0.5>>) -> tensor<5x!q.thresholds<u1:f32, 1.0, [0.0]>> {
+  %0 = q.threshold %x {thresholds = array<i64: 0>} : (tensor<4x!q.uniform<i8:f32, 0.5>>) -> tensor<5x!q.thresholds<u1:f32, 1.0, [0.0]>>
+  func.return %0 : tensor<5x!q.thresholds<u1:f32, 1.0, [0.0]>>
+}
+
 // ---- q.add ----
 
 // -----
-// CHECK: 'q.add': the rhs must be q.uniform, got !q.pot<i4:f32, 1.0>
+// CHECK: 'q.add': the rhs must be q.uniform or q.thresholds, got !q.pot<i4:f32, 1.0>
 func.func @f(%a: tensor<4x!q.uniform<i8:f32, 1.0>>, %b: tensor<4x!q.pot<i4:f32, 1.0>>) -> tensor<4x!q.uniform<i16:f32, 1.0>> {
   %0 = q.add %a, %b : (tensor<4x!q.uniform<i8:f32, 1.0>>, tensor<4x!q.pot<i4:f32, 1.0>>) -> tensor<4x!q.uniform<i16:f32, 1.0>>
   func.return %0 : tensor<4x!q.uniform<i16:f32, 1.0>>

@@ -187,3 +187,38 @@ func.func @defaults(%x: tensor<1x4x9x9x!q.uniform<u8:f32, 0.02:128>>, %w: tensor
 // GENERIC: %max = "q.maxpool2d"(%x) <{kernel_shape = array<i64: 3, 3>, strides = array<i64: 2, 2>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, ceil_mode = true}> : (tensor<?x4x8x8x!q.uniform<i8:f32, 0.1:-5>>) -> tensor<?x4x5x5x!q.uniform<i8:f32, 0.1:-5>>
 // GENERIC: %avg = "q.avgpool2d"(%x) <{kernel_shape = array<i64: 2, 2>, strides = array<i64: 2, 2>, pads = array<i64: 0, 0, 0, 0>, ceil_mode = false}> : (tensor<?x4x8x8x!q.uniform<i8:f32, 0.1:-5>>) -> tensor<?x4x4x4x!q.uniform<i11:f32, 0.025>>
 // GENERIC: %tanh = "q.lut"(%x) <{table = "0x99AACBED20436576"}> : (tensor<2x8x!q.uniform<u4:f32, 0.25:8>>) -> tensor<2x8x!q.uniform<i4:f32, 0.14285714285714285>>
+
+// Multi-threshold activations (integer compares, thresholds built by
+// q.ThresholdOp from the types): per-channel rows from a per-axis
+// accumulator, a per-tensor row whose threshold 30.0 lies above every level
+// (qmax + 1 = 256, never reached), and per-axis real thresholds on codes.
+// CHECK-LABEL: func.func @threshold(
+// CHECK-SAME:  %acc: tensor<2x3x4x!q.uniform<i16:f32:1, {0.001, 0.002, 0.003}>>, %y: tensor<8x!q.uniform<u8:f32, 0.1:3>>, %t: tensor<4x!q.thresholds<u2:f32, 0.5:1, [0.0, 1.0, 2.0]>>) -> (tensor<2x3x4x!q.thresholds<u2:f32, 0.5:1, [-1.0, 0.25, 2.0]>>, tensor<8x!q.thresholds<u3:f32, 0.25, [0.0, 0.3, 1.0, 1.0, 30.0]>>, tensor<4x!q.thresholds<u1:f32:0, 1.0, {{\[\[}}0.0], [0.5], [1.0], [-1.0{{\]\]}}>>) {
+// CHECK-NEXT:    %codes = q.threshold %acc {thresholds = array<i64: -999, 250, 2000, -499, 125, 1000, -333, 84, 667>} : (tensor<2x3x4x!q.uniform<i16:f32:1, {0.001, 0.002, 0.003}>>) -> tensor<2x3x4x!q.thresholds<u2:f32, 0.5:1, [-1.0, 0.25, 2.0]>>
+// CHECK-NEXT:    %clamped = q.threshold %y {thresholds = array<i64: 3, 6, 13, 13, 256>} : (tensor<8x!q.uniform<u8:f32, 0.1:3>>) -> tensor<8x!q.thresholds<u3:f32, 0.25, [0.0, 0.3, 1.0, 1.0, 30.0]>>
+// CHECK-NEXT:    %rows = q.threshold %t {thresholds = array<i64: 1, 2, 3, 0>} : (tensor<4x!q.thresholds<u2:f32, 0.5:1, [0.0, 1.0, 2.0]>>) -> tensor<4x!q.thresholds<u1:f32:0, 1.0, {{\[\[}}0.0], [0.5], [1.0], [-1.0{{\]\]}}>>
+// CHECK-NEXT:    func.return %codes, %clamped, %rows
+// CHECK-NEXT:  }
+func.func @threshold(%acc: tensor<2x3x4x!q.uniform<i16:f32:1, {0.001, 0.002, 0.003}>>, %y: tensor<8x!q.uniform<u8:f32, 0.1:3>>, %t: tensor<4x!q.thresholds<u2:f32, 0.5:1, [0.0, 1.0, 2.0]>>) -> (tensor<2x3x4x!q.thresholds<u2:f32, 0.5:1, [-1.0, 0.25, 2.0]>>, tensor<8x!q.thresholds<u3:f32, 0.25, [0.0, 0.3, 1.0, 1.0, 30.0]>>, tensor<4x!q.thresholds<u1:f32:0, 1.0, [[0.0], [0.5], [1.0], [-1.0]]>>) {
+  %codes = q.threshold %acc {thresholds = array<i64: -999, 250, 2000, -499, 125, 1000, -333, 84, 667>} : (tensor<2x3x4x!q.uniform<i16:f32:1, {0.001, 0.002, 0.003}>>) -> tensor<2x3x4x!q.thresholds<u2:f32, 0.5:1, [-1.0, 0.25, 2.0]>>
+  %clamped = q.threshold %y {thresholds = array<i64: 3, 6, 13, 13, 256>} : (tensor<8x!q.uniform<u8:f32, 0.1:3>>) -> tensor<8x!q.thresholds<u3:f32, 0.25, [0.0, 0.3, 1.0, 1.0, 30.0]>>
+  %rows = q.threshold %t {thresholds = array<i64: 1, 2, 3, 0>} : (tensor<4x!q.thresholds<u2:f32, 0.5:1, [0.0, 1.0, 2.0]>>) -> tensor<4x!q.thresholds<u1:f32:0, 1.0, [[0.0], [0.5], [1.0], [-1.0]]>>
+  func.return %codes, %clamped, %rows : tensor<2x3x4x!q.thresholds<u2:f32, 0.5:1, [-1.0, 0.25, 2.0]>>, tensor<8x!q.thresholds<u3:f32, 0.25, [0.0, 0.3, 1.0, 1.0, 30.0]>>, tensor<4x!q.thresholds<u1:f32:0, 1.0, [[0.0], [0.5], [1.0], [-1.0]]>>
+}
+
+// Binary weights: one bit each (code 1 = +1), per column scales; the
+// accumulator of u8 (zero point 3) times ±1 over K = 5 is i12.
+// CHECK-LABEL: func.func @binary(
+// CHECK-SAME:  %x: tensor<?x4x5x!q.uniform<u8:f32, 0.1:3>>, %f: tensor<2x3xf32>) -> (tensor<?x4x3x!q.uniform<i12:f32:2, {0.05, 0.025, 0.0125}>>, tensor<2x3x!q.binary<f32, 0.5>>) {
+// CHECK-NEXT:    %w = q.constant "0x077E" : tensor<5x3x!q.binary<f32:1, {0.5, 0.25, 0.125}>>
+// CHECK-NEXT:    %y = q.matmul %x, %w : (tensor<?x4x5x!q.uniform<u8:f32, 0.1:3>>, tensor<5x3x!q.binary<f32:1, {0.5, 0.25, 0.125}>>) -> tensor<?x4x3x!q.uniform<i12:f32:2, {0.05, 0.025, 0.0125}>>
+// CHECK-NEXT:    %b = q.quantize %f : (tensor<2x3xf32>) -> tensor<2x3x!q.binary<f32, 0.5>>
+// CHECK-NEXT:    func.return %y, %b
+// CHECK-NEXT:  }
+func.func @binary(%x: tensor<?x4x5x!q.uniform<u8:f32, 0.1:3>>, %f: tensor<2x3xf32>) -> (tensor<?x4x3x!q.uniform<i12:f32:2, {0.05, 0.025, 0.0125}>>, tensor<2x3x!q.binary<f32, 0.5>>) {
+  %w = q.constant "0x077E" : tensor<5x3x!q.binary<f32:1, {0.5, 0.25, 0.125}>>
+  %y = q.matmul %x, %w : (tensor<?x4x5x!q.uniform<u8:f32, 0.1:3>>, tensor<5x3x!q.binary<f32:1, {0.5, 0.25, 0.125}>>) -> tensor<?x4x3x!q.uniform<i12:f32:2, {0.05, 0.025, 0.0125}>>
+  %b = q.quantize %f : (tensor<2x3xf32>) -> tensor<2x3x!q.binary<f32, 0.5>>
+  func.return %y, %b : tensor<?x4x3x!q.uniform<i12:f32:2, {0.05, 0.025, 0.0125}>>, tensor<2x3x!q.binary<f32, 0.5>>
+}
+// GENERIC: %codes = "q.threshold"(%acc) <{thresholds = array<i64: -999, 250, 2000, -499, 125, 1000, -333, 84, 667>}> : (tensor<2x3x4x!q.uniform<i16:f32:1, {0.001, 0.002, 0.003}>>) -> tensor<2x3x4x!q.thresholds<u2:f32, 0.5:1, [-1.0, 0.25, 2.0]>>

@@ -115,3 +115,18 @@ func.func @lut(%x: tensor<4x!q.uniform<u2:f32, 1.0>>) -> tensor<4x!q.uniform<u4:
   %y = q.lut %x {table = "0x1094"} : (tensor<4x!q.uniform<u2:f32, 1.0>>) -> tensor<4x!q.uniform<u4:f32, 1.0>>
   func.return %y : tensor<4x!q.uniform<u4:f32, 1.0>>
 }
+
+// q.threshold compares integers: with scale 0.1 and zero point 3 the real
+// thresholds [0.0, 0.3, 1.0, 1.0, 30.0] are the levels [3, 6, 13, 13, 256]
+// (30.0 is above every u8 level: never reached). Codes = #{j : x >= T_j}.
+// Binary weights decode to -1 / +1 (0x05 = bits 1,0,1,0 LSB first).
+// RUN: qopt-run %s --entry threshold -i '[0, 2, 3, 5, 6, 12, 13, 255]' | filecheck %s --check-prefix=THR
+// THR:      result 0: tensor<8x!q.thresholds<u3:f32, 0.25, [0.0, 0.3, 1.0, 1.0, 30.0]>>
+// THR-NEXT:   0, 0, 1, 1, 2, 2, 4, 4
+// THR-NEXT: result 1: tensor<4x!q.binary<f32, 0.5>>
+// THR-NEXT:   1, -1, 1, -1
+func.func @threshold(%y: tensor<8x!q.uniform<u8:f32, 0.1:3>>) -> (tensor<8x!q.thresholds<u3:f32, 0.25, [0.0, 0.3, 1.0, 1.0, 30.0]>>, tensor<4x!q.binary<f32, 0.5>>) {
+  %t = q.threshold %y {thresholds = array<i64: 3, 6, 13, 13, 256>} : (tensor<8x!q.uniform<u8:f32, 0.1:3>>) -> tensor<8x!q.thresholds<u3:f32, 0.25, [0.0, 0.3, 1.0, 1.0, 30.0]>>
+  %b = q.constant "0x05" : tensor<4x!q.binary<f32, 0.5>>
+  func.return %t, %b : tensor<8x!q.thresholds<u3:f32, 0.25, [0.0, 0.3, 1.0, 1.0, 30.0]>>, tensor<4x!q.binary<f32, 0.5>>
+}

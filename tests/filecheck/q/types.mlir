@@ -30,20 +30,24 @@ func.func private @pot_scales(!q.pot<i4<2:5>:f32:0, {0.5, 0.25}>, !q.pot<u4:f64:
 // CHECK-NEXT: func.func private @spot(!q.spot<2 x i4:f32, 0.5>, !q.spot<2 x i3:f16, 0.5>, !q.spot<3 x u3<1:4>:f32, 0.25>, !q.spot<4 x i3:f32, 1.0>, !q.spot<2 x i4<0:5>:f32:1, {0.5, 0.25}>) -> ()
 func.func private @spot(!q.spot<2 x i4:f32, 0.5>, !q.spot<2 x i3<0:2>:f16, 0.5>, !q.spot<3 x u3<1:4>:f32, 0.25>, !q.spot<4 x i3:f32, 1.0>, !q.spot<2 x i4<0:5>:f32:1, {0.5, 0.25}>)
 
+// Binary (bipolar) values: per tensor, per axis, per block; no zero point.
+// CHECK-NEXT: func.func private @binary(!q.binary<f32, 0.5>, !q.binary<f16:0, {0.5, 0.25}>, !q.binary<f32:{0:1, 1:32}, {{[{][{]}}0.5, 0.25}, {1.0, 2.0{{[}][}]}}>, !q.binary<f64, 3.0>) -> ()
+func.func private @binary(!q.binary<f32, 0.5>, !q.binary<f16:{0:1}, {0.5, 0.25:0}>, !q.binary<f32:{0:1, 1:32}, {{0.5, 0.25}, {1.0, 2.0}}>, !q.binary<f64, 3>)
+
 // Threshold codes, per tensor and per axis.
 // CHECK-NEXT: func.func private @thresholds(!q.thresholds<u2:f32, 0.5:1, [-1.0, 0.25, 2.0]>, !q.thresholds<u2:f32, 0.5, [-1.0, 0.25]>, !q.thresholds<u1:f32, 1.0, [0.0]>, !q.thresholds<u2:f32:1, 0.5, {{[[][[]}}-1.0, 0.25, 2.0], [0.0, 0.0, 1.5{{[]][]]}}>, !q.thresholds<u3:f64:0, 0.125:2, {{[[][[]}}0.001, 2.0{{[]][]]}}>) -> ()
 func.func private @thresholds(!q.thresholds<u2:f32, 0.5:1, [-1.0, 0.25, 2.0]>, !q.thresholds<u2:f32, 0.5, [-1.0, 0.25]>, !q.thresholds<u1:f32, 1.0, [0.0]>, !q.thresholds<u2:f32:1, 0.5, [[-1.0, 0.25, 2.0], [0.0, 0.0, 1.5]]>, !q.thresholds<u3:f64:0, 0.125:2, [[1.0e-03, 2.0]]>)
 
-// Mixed formats: row, block and outlier maps; shifted and pot/spot sub-formats.
-// CHECK-NEXT: func.func private @mixed(!q.mixed<[i2 << 2, i8]:f32, 0.1, row = "0x02">, !q.mixed<[pot i4, spot 2 x i3 << 1, u4]:f32:0, {0.1, 0.2}, block 8 = "0x24">, !q.mixed<[i4, i8]:f32, 0.1, outliers = "0x0300000009000000">, !q.mixed<[pot u3<1:4> << 3, i4<-7:7>]:f16, 0.5, row = "0x0F">) -> ()
-func.func private @mixed(!q.mixed<[i2 << 2, i8]:f32, 0.1, row = "0x02">, !q.mixed<[pot i4, spot 2 x i3 << 1, u4]:f32:0, {0.1, 0.2}, block 8 = "0x24">, !q.mixed<[i4, i8]:f32, 0.1, outliers = "0x0300000009000000">, !q.mixed<[pot u3<1:4> << 3, i4<-7:7>]:f16, 0.5, row = "0x0F">)
+// Mixed formats: row, block and outlier maps; shifted and pot/spot/binary sub-formats.
+// CHECK-NEXT: func.func private @mixed(!q.mixed<[i2 << 2, i8]:f32, 0.1, row = "0x02">, !q.mixed<[pot i4, spot 2 x i3 << 1, u4]:f32:0, {0.1, 0.2}, block 8 = "0x24">, !q.mixed<[i4, i8]:f32, 0.1, outliers = "0x0300000009000000">, !q.mixed<[pot u3<1:4> << 3, i4<-7:7>]:f16, 0.5, row = "0x0F">, !q.mixed<[binary << 2, i4]:f32, 0.1, row = "0x02">) -> ()
+func.func private @mixed(!q.mixed<[i2 << 2, i8]:f32, 0.1, row = "0x02">, !q.mixed<[pot i4, spot 2 x i3 << 1, u4]:f32:0, {0.1, 0.2}, block 8 = "0x24">, !q.mixed<[i4, i8]:f32, 0.1, outliers = "0x0300000009000000">, !q.mixed<[pot u3<1:4> << 3, i4<-7:7>]:f16, 0.5, row = "0x0F">, !q.mixed<[binary << 2, i4]:f32, 0.1, row = "0x02">)
 
 // Tensors of q types, with dynamic dimensions.
 // CHECK-NEXT: func.func private @tensors(tensor<?x8x!q.uniform<u8:f32, 0.02:128>>, tensor<?x?x3x3x!q.pot<i4:f32:1, {0.5, 0.25, 0.125}>>, tensor<1x?x!q.thresholds<u2:f32, 0.5, [0.0, 1.0, 2.0]>>, tensor<4x4x!q.mixed<[i2, i8]:f32, 0.1, row = "0x02">>, tensor<!q.spot<2 x i4:f32, 0.5>>) -> ()
 func.func private @tensors(tensor<?x8x!q.uniform<u8:f32, 0.02:128>>, tensor<?x?x3x3x!q.pot<i4:f32:1, {0.5, 0.25, 0.125}>>, tensor<1x?x!q.thresholds<u2:f32, 0.5, [0.0, 1.0, 2.0]>>, tensor<4x4x!q.mixed<[i2, i8]:f32, 0.1, row = "0x02">>, tensor<!q.spot<2 x i4:f32, 0.5>>)
 
 // Level sets as attributes, and bare types on an unregistered op.
-// CHECK-NEXT: "test.op"() {a = #q.levels<i8>, b = #q.levels<u4<1:14>>, c = #q.levels<pot i4>, d = #q.levels<pot u3<1:4> << 2>, e = #q.levels<spot 2 x i3 << 1>, f = #q.levels<i2 << 3>, g = #q.levels<spot 3 x i4<0:5>>} : () -> ()
-"test.op"() {a = #q.levels<i8>, b = #q.levels<u4<1:14>>, c = #q.levels<pot i4>, d = #q.levels<pot u3<1:4> << 2>, e = #q.levels<spot 2 x i3 << 1>, f = #q.levels<i2 << 3>, g = #q.levels<spot 3 x i4<0:5>>} : () -> ()
+// CHECK-NEXT: "test.op"() {a = #q.levels<i8>, b = #q.levels<u4<1:14>>, c = #q.levels<pot i4>, d = #q.levels<pot u3<1:4> << 2>, e = #q.levels<spot 2 x i3 << 1>, f = #q.levels<i2 << 3>, g = #q.levels<spot 3 x i4<0:5>>, h = #q.levels<binary>, i = #q.levels<binary << 4>} : () -> ()
+"test.op"() {a = #q.levels<i8>, b = #q.levels<u4<1:14>>, c = #q.levels<pot i4>, d = #q.levels<pot u3<1:4> << 2>, e = #q.levels<spot 2 x i3 << 1>, f = #q.levels<i2 << 3>, g = #q.levels<spot 3 x i4<0:5>>, h = #q.levels<binary>, i = #q.levels<binary << 4>} : () -> ()
 // CHECK-NEXT: %0, %1, %2 = "test.op"() : () -> (!q.uniform<i8:f32, 0.5>, !q.pot<i4:f32, 0.5>, !q.mixed<[i2, i8]:f32, 0.1, block 2 = "0x01">)
 %0:3 = "test.op"() : () -> (!q.uniform<i8:f32, 0.5>, !q.pot<i4:f32, 0.5>, !q.mixed<[i2, i8]:f32, 0.1, block 2 = "0x01">)
