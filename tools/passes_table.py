@@ -20,7 +20,9 @@ from pathlib import Path
 
 from qopt.passes import get_all_passes
 
-BEGIN = "<!-- passes-table:begin (python -m qopt.tools.passes_table --write README.md) -->"
+BEGIN = (
+    "<!-- passes-table:begin (python -m qopt.tools.passes_table --write README.md) -->"
+)
 END = "<!-- passes-table:end -->"
 
 

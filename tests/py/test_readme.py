@@ -23,7 +23,9 @@ def test_table_has_every_pass_and_required_options() -> None:
     assert "`data`!" in table.split("| `qopt-calibrate` |")[1].splitlines()[0]
 
 
-def test_stale_or_unmarked_readme(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_stale_or_unmarked_readme(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     stale = tmp_path / "README.md"
     stale.write_text(f"# x\n{BEGIN}\n| old |\n{END}\nrest\n")
     assert main(["--check", str(stale)]) == 1
