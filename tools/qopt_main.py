@@ -369,7 +369,7 @@ def run_sim(args: argparse.Namespace) -> None:
     rows = [
         (
             "items",
-            f"{len(result.in_cycles)} in, {len(outputs)} out "
+            f"{len(result.in_cycles)} in, {len(result.outputs)} out "
             f"({lanes} lanes of {width} bits, {kind})",
         ),
         (

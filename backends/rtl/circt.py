@@ -45,7 +45,8 @@ FLAT_ARRAYS_PIPELINE = (
 )
 """The same, with hw.array values legalized into bit vectors."""
 
-LOWERING_OPTIONS = "locationInfoStyle=none"
+# Yosys 0.23 rejects `automatic logic` locals that CIRCT 1.62 writes in always blocks.
+LOWERING_OPTIONS = "locationInfoStyle=none,disallowLocalVariables"
 """ExportVerilog options: no `// file:line` comments (the IR text is transient)."""
 
 
