@@ -124,7 +124,6 @@ from qopt.passes.quant_formats import (
     TINY,
     WEIGHT_FORMAT_ATTR,
     WEIGHT_SCALES_ATTR,
-    WEIGHT_TYPE_ATTR,
     ActFormat,
     parse_act_format,
     parse_granularity,
@@ -551,17 +550,8 @@ class QatGraph:
         assert isinstance(value, OpResult)
         w = layout_np(_const(value))  # type: ignore[arg-type]
         elt = value.type.element_type  # type: ignore[attr-defined]
-        recorded = op.attributes.get(WEIGHT_TYPE_ATTR)
+        recorded = _Rewrite.recorded_type(op, elt, w.shape, QatError, f"'{op.name}'")
         if recorded is not None:
-            if (
-                not isinstance(recorded, QuantizedType)
-                or recorded.expressed_type != elt
-            ):
-                raise QatError(
-                    f"'{op.name}': {WEIGHT_TYPE_ATTR} must be a q type expressed "
-                    f"in {elt}"
-                )
-            recorded.verify_shape(w.shape)
             qtype: QuantizedType = recorded
             name = None
         else:

@@ -141,7 +141,7 @@ from xdsl.dialects.builtin import (
     TensorType,
 )
 from xdsl.interpreter import Interpreter
-from xdsl.ir import Block, BlockArgument, Operation, OpResult, SSAValue
+from xdsl.ir import Attribute, Block, BlockArgument, Operation, OpResult, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl.transforms.dead_code_elimination import region_dce
@@ -465,17 +465,10 @@ class _Rewrite:
         """A q.constant of the weights `w` (per channel of `axis` unless the
         layer's granularity is tensor), named like the float constant."""
         elt = like.type.element_type  # type: ignore[attr-defined]
-        recorded = before.attributes.get(WEIGHT_TYPE_ATTR)
+        recorded = self.recorded_type(
+            before, elt, w.shape, QuantizeError, _describe_op(before)
+        )
         if recorded is not None:
-            if (
-                not isinstance(recorded, QuantizedType)
-                or recorded.expressed_type != elt
-            ):
-                raise QuantizeError(
-                    f"{_describe_op(before)}: {WEIGHT_TYPE_ATTR} must be a q type "
-                    f"expressed in {elt}"
-                )
-            recorded.verify_shape(w.shape)
             qtype: QuantizedType = recorded
             levels = qtype.quantize(w)
         else:
@@ -485,6 +478,27 @@ class _Rewrite:
         const = q.ConstantOp.from_levels(levels, qtype)
         self.insert([const], before)
         return _with_hint(const.output, like.name_hint)
+
+    @staticmethod
+    def recorded_type(
+        op: Operation,
+        elt: Attribute,
+        shape: Sequence[int],
+        error: Callable[[str], Exception],
+        where: str,
+    ) -> QuantizedType | None:
+        """The weight q type a previous pass recorded on `op` (`q.weight_type`,
+        e.g. `qopt-mixed-precision`), checked against the weights' expressed
+        type and shape; `error(message)` builds the exception for a bad one."""
+        recorded = op.attributes.get(WEIGHT_TYPE_ATTR)
+        if recorded is None:
+            return None
+        if not isinstance(recorded, QuantizedType) or recorded.expressed_type != elt:
+            raise error(
+                f"{where}: {WEIGHT_TYPE_ATTR} must be a q type expressed in {elt}"
+            )
+        recorded.verify_shape(shape)
+        return recorded
 
     @staticmethod
     def recorded_scales(

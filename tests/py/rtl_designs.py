@@ -23,109 +23,26 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from xdsl.builder import Builder
 from xdsl.dialects import comb, hw, seq
 from xdsl.dialects.builtin import (
-    ArrayAttr,
     FlatSymbolRefAttr,
-    IntegerAttr,
     IntegerType,
     ModuleOp,
-    StringAttr,
     i1,
 )
-from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
-from xdsl.rewriter import InsertPoint
+from xdsl.ir import SSAValue
+
+from qopt.backends.hw.units.common import UnitBuilder, width_of
 
 
-class HwBuilder:
-    """Builds one hw.module: ports, comb ops, registers on clk/rst, feedback."""
-
-    def __init__(
-        self,
-        name: str,
-        inputs: Sequence[tuple[str, Attribute]],
-        outputs: Sequence[tuple[str, Attribute]],
-    ):
-        ports = [
-            hw.ModulePort(StringAttr(n), t, hw.DirectionAttr(hw.Direction.INPUT))
-            for n, t in inputs
-        ] + [
-            hw.ModulePort(StringAttr(n), t, hw.DirectionAttr(hw.Direction.OUTPUT))
-            for n, t in outputs
-        ]
-        block = Block(arg_types=[t for _, t in inputs])
-        self.ports: dict[str, SSAValue] = {}
-        for arg, (port, _) in zip(block.args, inputs, strict=True):
-            arg.name_hint = port
-            self.ports[port] = arg
-        self.module = hw.HWModuleOp(
-            StringAttr(name), hw.ModuleType(ArrayAttr(ports)), Region(block)
-        )
-        self.builder = Builder(InsertPoint.at_end(block))
-
-    def __getitem__(self, port: str) -> SSAValue:
-        return self.ports[port]
-
-    def op(self, op: Operation, name: str | None = None) -> SSAValue:
-        """Insert a one-result op; `name` becomes its SSA name hint."""
-        self.builder.insert(op)
-        if name is not None:
-            op.results[0].name_hint = name
-        return op.results[0]
-
-    def const(self, value: int, width: int) -> SSAValue:
-        return self.op(hw.ConstantOp(value, width, truncate_bits=True))
+class HwBuilder(UnitBuilder):
+    """The lowering's `UnitBuilder`, with outputs given in port order."""
 
     def width(self, value: SSAValue) -> int:
-        assert isinstance(value.type, IntegerType)
-        return value.type.width.data
+        return width_of(value)
 
-    def extract(self, value: SSAValue, low: int, width: int, name=None) -> SSAValue:
-        return self.op(
-            comb.ExtractOp(value, IntegerAttr(low, 32), IntegerType(width)), name
-        )
-
-    def concat(self, *values: SSAValue, name=None) -> SSAValue:
-        op = comb.ConcatOp.from_int_values(list(values))
-        assert op is not None
-        return self.op(op, name)
-
-    def sext(self, value: SSAValue, width: int, name=None) -> SSAValue:
-        """Sign-extend with replicate + concat."""
-        w = self.width(value)
-        sign = self.extract(value, w - 1, 1)
-        high = self.op(comb.ReplicateOp(sign, IntegerType(width - w)))
-        return self.concat(high, value, name=name)
-
-    def not_(self, value: SSAValue, name=None) -> SSAValue:
-        ones = self.const(-1, self.width(value))
-        return self.op(comb.XorOp([value, ones]), name)
-
-    def mux(self, cond, if_true, if_false, name=None) -> SSAValue:
-        return self.op(comb.MuxOp(cond, if_true, if_false), name)
-
-    def feedback(self, typ: Attribute) -> SSAValue:
-        """A placeholder for a value defined later (closed with `close`)."""
-        return self.op(hw.ConstantOp(0, typ))
-
-    def close(self, placeholder: SSAValue, value: SSAValue) -> None:
-        placeholder.replace_all_uses_with(value)
-        assert isinstance(placeholder.owner, Operation)
-        placeholder.owner.detach()
-        placeholder.owner.erase()
-
-    def reg(self, next_value: SSAValue, reset: int | None, name: str) -> SSAValue:
-        """A seq.compreg on clk, reset to `reset` by rst (None: no reset)."""
-        reset_pair = None
-        if reset is not None:
-            reset_pair = (self["rst"], self.const(reset, self.width(next_value)))
-        op = seq.CompRegOp(next_value, self["clk"], reset_pair)
-        return self.op(op, name)
-
-    def output(self, *values: SSAValue) -> hw.HWModuleOp:
-        self.builder.insert(hw.OutputOp(list(values)))
-        return self.module
+    def output(self, *values: SSAValue) -> hw.HWModuleOp:  # type: ignore[override]
+        return super().output(**dict(zip(self.output_names, values, strict=True)))
 
 
 def stream_ports(in_bits: int, out_bits: int):
