@@ -51,9 +51,10 @@ from qopt.backends.reference.nn import (
     dense_to_numpy,
     numpy_dtype,
     numpy_to_dense,
+    pool_padding,
 )
 from qopt.qdialect import nn
-from qopt.qdialect.shapes import DYN, num_elements, pool_out_dim, slice_bounds
+from qopt.qdialect.shapes import DYN, num_elements, slice_bounds
 
 Tensor = torch.Tensor
 Env = dict[SSAValue, Tensor]
@@ -123,43 +124,6 @@ def pad_nchw(x: Tensor, pads: Sequence[int], value: float = 0.0) -> Tensor:
     if not any(pads):
         return x
     return F.pad(x, (pads[1], pads[3], pads[0], pads[2]), value=value)
-
-
-def pool_padding(
-    shape: Sequence[int],
-    kernel: Sequence[int],
-    strides: Sequence[int],
-    pads: Sequence[int],
-    dilations: Sequence[int],
-    ceil_mode: bool,
-) -> tuple[tuple[int, int], tuple[int, int, int, int]]:
-    """(output H, W) of an ONNX pool and the padding that makes every window
-    whole (bottom/right grown by a ceil-mode overhang), as the reference's
-    `pool_windows`."""
-    h, w = shape[2], shape[3]
-    out = tuple(
-        pool_out_dim(
-            (h, w)[i],
-            kernel[i],
-            strides[i],
-            pads[i],
-            pads[i + 2],
-            dilations[i],
-            ceil_mode,
-        )
-        for i in range(2)
-    )
-    extra = [
-        max(
-            0,
-            (out[i] - 1) * strides[i]
-            + dilations[i] * (kernel[i] - 1)
-            + 1
-            - ((h, w)[i] + pads[i] + pads[i + 2]),
-        )
-        for i in range(2)
-    ]
-    return (out[0], out[1]), (pads[0], pads[1], pads[2] + extra[0], pads[3] + extra[1])
 
 
 def maxpool2d(

@@ -9,6 +9,7 @@ as int64 and wrapped to their type's width (`wrap_integers`).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -247,6 +248,43 @@ def conv2d(
     return np.ascontiguousarray(out).reshape(n, o, oh, ow)
 
 
+def pool_padding(
+    shape: Sequence[int],
+    kernel: Sequence[int],
+    strides: Sequence[int],
+    pads: Sequence[int],
+    dilations: Sequence[int],
+    ceil_mode: bool,
+) -> tuple[tuple[int, int], tuple[int, int, int, int]]:
+    """(output H, W) of an ONNX pool over an NCHW `shape` and the padding
+    [top, left, bottom, right] that makes every window whole (bottom/right
+    grown by a ceil-mode overhang)."""
+    h, w = shape[2], shape[3]
+    out = tuple(
+        pool_out_dim(
+            (h, w)[i],
+            kernel[i],
+            strides[i],
+            pads[i],
+            pads[i + 2],
+            dilations[i],
+            ceil_mode,
+        )
+        for i in range(2)
+    )
+    extra = [
+        max(
+            0,
+            (out[i] - 1) * strides[i]
+            + dilations[i] * (kernel[i] - 1)
+            + 1
+            - ((h, w)[i] + pads[i] + pads[i + 2]),
+        )
+        for i in range(2)
+    ]
+    return (out[0], out[1]), (pads[0], pads[1], pads[2] + extra[0], pads[3] + extra[1])
+
+
 def pool_windows(
     x: np.ndarray,
     kernel: tuple[int, ...],
@@ -263,30 +301,7 @@ def pool_windows(
     padding actually applied [top, left, bottom, right] (bottom/right grown
     by the ceil_mode overhang).
     """
-    _, _, h, w = x.shape
-    out = [
-        pool_out_dim(
-            (h, w)[i],
-            kernel[i],
-            strides[i],
-            pads[i],
-            pads[i + 2],
-            dilations[i],
-            ceil_mode,
-        )
-        for i in range(2)
-    ]
-    extra = [
-        max(
-            0,
-            (out[i] - 1) * strides[i]
-            + dilations[i] * (kernel[i] - 1)
-            + 1
-            - ((h, w)[i] + pads[i] + pads[i + 2]),
-        )
-        for i in range(2)
-    ]
-    applied = (pads[0], pads[1], pads[2] + extra[0], pads[3] + extra[1])
+    out, applied = pool_padding(x.shape, kernel, strides, pads, dilations, ceil_mode)
     windows, _, _ = im2col(x, kernel, strides, applied, dilations, pad_value)
     return windows[:, : out[0], : out[1]], applied
 
