@@ -137,6 +137,26 @@ class HwDesign:
         levels, result = run_function(probe, [x], fn.sym_name.data)
         return levels.astype(np.int64), result.astype(np.int64)
 
+    def meta(self) -> dict[str, object]:
+        """The port metadata `qopt sim` reads from the `design.json` sidecar
+        (tools/qopt_main.py, META_FIELDS), with the model's `ii` and
+        `latency`."""
+        return {
+            "top": self.top,
+            "in_shape": list(self.in_shape),
+            "out_shape": list(self.out_shape),
+            "in_lanes": self.in_lanes,
+            "in_width": self.in_width,
+            "in_signed": self.in_signed,
+            "out_lanes": self.out_lanes,
+            "out_width": self.out_width,
+            "out_signed": self.out_signed,
+            "beats_in": self.beats_in,
+            "beats_out": self.beats_out,
+            "ii": self.ii,
+            "latency": self.latency,
+        }
+
     def verilog(self) -> str:
         """The design as SystemVerilog (qopt's emitter)."""
         from qopt.backends.rtl.verilog import emit_verilog

@@ -19,7 +19,8 @@ each writes into the build folder:
   `--val` (`report.evaluate`; top-1 with labels, else agreement);
 - tile: qopt-lower-dataflow, qopt-tile{target-ii=N} (`20-tile.mlir`);
 - lower: `lower_to_hw` (qopt-lower-hw), hw/comb/seq modules (`30-hw.mlir`);
-- systemverilog: qopt's emitter (`design.sv`);
+- systemverilog: qopt's emitter (`design.sv`), and beside it `design.json`,
+  the port metadata `qopt sim design.sv` reads (`HwDesign.meta`);
 - verilator: `--sim-samples` inputs streamed through design.sv under random
   stalls, every output level compared with the reference executor's;
 - yosys: synth_xilinx resource counts;
@@ -100,7 +101,7 @@ inputs, the recipe and the tools are checked and the model imported before
 anything is written. Each file is written to a temporary name and renamed,
 so the build folder never holds a partial file; a run first removes the
 files of an earlier run from the folder (`NN-*.mlir`, design.sv,
-summary.json, report.*). Verilator builds and Yosys reports are cached by
+design.json, summary.json, report.*). Verilator builds and Yosys reports are cached by
 content in `--cache-dir` (default `$QOPT_RTL_BUILD`, else `build/rtl`).
 A design that simulates differently from the reference executor is a
 compiler bug: the report is written, and the exit status is 1.
@@ -111,6 +112,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import os
 import re
 import shlex
@@ -144,7 +146,8 @@ MIXED_OPTIONS = "avg-bits=3 granularity=outliers low=int2 high=int8 criterion=he
 """qopt-mixed-precision's options in the `mixed` recipe."""
 
 STALE = re.compile(
-    r"([0-9][0-9]-[A-Za-z0-9_.-]+\.mlir|design\.sv|summary\.json|report\.(html|md))\Z"
+    r"([0-9][0-9]-[A-Za-z0-9_.-]+\.mlir|design\.(sv|json)|summary\.json"
+    r"|report\.(html|md))\Z"
 )
 """Names of the files a compile writes (removed from the folder before a run)."""
 
@@ -676,6 +679,9 @@ def _compile(
     # printing 30-hw.mlir would make unique in another way)
     sv = out / "design.sv"
     run.timed("systemverilog", lambda: write_atomically(str(sv), design.verilog()), sv)
+    # the port metadata `qopt sim design.sv` reads beside it
+    meta = json.dumps(design.meta(), indent=1) + "\n"
+    write_atomically(str(sv.with_suffix(".json")), meta)
     run.record(
         sv,
         qopt_opt_command(

@@ -141,17 +141,26 @@ def test_the_plain_pipeline_runs_in_qopt_opt(run):
     assert acc == plain["test_acc"][0]
 
 
-def test_pick_best_breaks_ties_by_logit_error_then_order(accuracy):
+def test_pick_best_breaks_ties_by_validation_loss_then_order(accuracy):
     tried = [
-        {"label": "plain", "val_acc": 0.9, "val_mse": 0.5},
+        {"label": "plain", "val_acc": 0.9, "val_loss": 0.5},
         {"label": "a", "error": "PassFailedException: no"},
-        {"label": "b", "val_acc": 0.95, "val_mse": 0.4},
-        {"label": "c", "val_acc": 0.95, "val_mse": 0.3},
-        {"label": "d", "val_acc": 0.95, "val_mse": 0.3},
+        {"label": "b", "val_acc": 0.95, "val_loss": 0.4},
+        {"label": "c", "val_acc": 0.95, "val_loss": 0.3},
+        {"label": "d", "val_acc": 0.95, "val_loss": 0.3},
     ]
     assert accuracy.pick_best(tried)["label"] == "c"
     assert accuracy.pick_best(tried[:2])["label"] == "plain"
     assert accuracy.pick_best(tried[1:2]) is None
+
+
+def test_cross_entropy(accuracy):
+    logits = np.array([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    expected = (-np.log(np.exp(2) / (np.exp(2) + 2)) + np.log(3)) / 2
+    assert accuracy.cross_entropy(logits, np.array([0, 1])) == pytest.approx(expected)
+    # invariant to a shift of the logits (stable for large values)
+    shifted = accuracy.cross_entropy(logits + 1000, np.array([0, 1]))
+    assert shifted == pytest.approx(expected)
 
 
 def test_a_failing_method_becomes_n_a(accuracy):

@@ -26,6 +26,7 @@ import pytest
 from qopt.tools import compile as qc
 from qopt.tools.qopt_main import main as qopt_main
 from qopt.tools.qopt_opt import main as qopt_opt_main
+from qopt.tools.qopt_run import read_module
 from qopt.tools.report import Summary
 
 REPO = Path(__file__).resolve().parents[2]
@@ -148,7 +149,14 @@ def test_compile_writes_every_file(compiled):
     _, build = compiled
     names = sorted(p.name for p in build.iterdir())
     expected = sorted(
-        [*STAGE_FILES, "design.sv", "report.html", "report.md", "summary.json"]
+        [
+            *STAGE_FILES,
+            "design.json",
+            "design.sv",
+            "report.html",
+            "report.md",
+            "summary.json",
+        ]
     )
     assert names == expected  # nothing else: no temporary files
     summary = Summary.from_json((build / "summary.json").read_text())
@@ -194,6 +202,37 @@ def test_compile_simulation_is_bit_exact(compiled):
     # every inference takes at most the target II once the pipeline is full
     assert 0 < summary.sim.cycles_per_inference <= TARGET_II
     assert "module main" in (build / "design.sv").read_text()
+
+
+def test_qopt_sim_reads_the_design_sidecar(compiled, inputs, capsys):
+    """`qopt sim build/design.sv` finds design.json beside it: input levels in,
+    output levels out, equal to the reference executor's."""
+    work, build = compiled
+    meta = json.loads((build / "design.json").read_text())
+    assert meta["top"] == "main" and meta["ii"] <= TARGET_II
+    assert meta["in_shape"] == [1, 6, 6] and meta["out_shape"] == [5]
+    # the input levels the first q.quantize makes of the calibration inputs
+    from qopt.passes.to_hw import lower_to_hw
+
+    _, module = read_module(str(build / "10-quant.mlir"))
+    design = lower_to_hw(module, target_ii=TARGET_II)
+    x = np.load(inputs / "calib.npz")["x"][:6]
+    levels, expected = design.reference(x)
+    np.save(work / "levels.npy", levels)
+    status = qopt_main(
+        [
+            "sim",
+            str(build / "design.sv"),
+            "--input",
+            str(work / "levels.npy"),
+            "--output",
+            str(work / "out.npy"),
+            "--build-dir",
+            str(work / "rtl-sim"),
+        ]
+    )
+    assert status == 0, capsys.readouterr().err
+    assert np.array_equal(np.load(work / "out.npy"), expected)
 
 
 def test_compile_accuracy_and_layers(compiled, inputs):
