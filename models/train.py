@@ -11,7 +11,8 @@
   The cache key hashes the hyper-parameters, the source of this package and
   the versions of torch and the data packages, so any change retrains.
 - `export_onnx(model, path)` writes opset-17 ONNX (TorchScript exporter, batch
-  norm folded) with input `input` and output `output`, batch dimension dynamic.
+  norm folded unless `keep_batchnorm=True`) with input `input` and output
+  `output`, batch dimension dynamic.
 - `write_calibration(path, n, dataset, seed)` writes `n` training inputs as an
   .npz holding one array `input` (what `qopt-run --input` and the calibration
   passes read).
@@ -332,10 +333,19 @@ def export_onnx(
     dynamic_batch: bool = True,
     *,
     example: torch.Tensor | None = None,
+    keep_batchnorm: bool = False,
 ) -> Path:
     """Write `model` (put in eval mode) as opset-17 ONNX at `path`: input
     `input`, output `output`, batch dimension `batch` dynamic unless
-    `dynamic_batch` is False (then the batch is that of `example`, default 1)."""
+    `dynamic_batch` is False (then the batch is that of `example`, default 1).
+
+    By default the exporter folds each BatchNorm into the convolution before
+    it. `keep_batchnorm=True` keeps them as `BatchNormalization` nodes
+    (inference mode, running statistics), so that `nn-fold-batchnorm` folds
+    them itself and records their `q.bn_stats` for data-free quantization:
+    the export then uses `TrainingMode.PRESERVE`, which traces the model in
+    the eval mode it is in but skips the exporter's eval-only Conv+BN fusion
+    (`_jit_pass_onnx_eval_peephole`)."""
     path = Path(path)
     model.eval()
     if example is None:
@@ -357,6 +367,11 @@ def export_onnx(
             # constants, which is right for fixed model sizes)
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            # (PRESERVE makes it suggest turning constant folding off, which
+            # matters for training graphs only: the model is in eval mode)
+            warnings.filterwarnings(
+                "ignore", "It is recommended that constant folding", UserWarning
+            )
             torch.onnx.export(
                 model,
                 (example,),
@@ -366,6 +381,11 @@ def export_onnx(
                 input_names=["input"],
                 output_names=["output"],
                 dynamic_axes=dynamic_axes,
+                training=(
+                    torch.onnx.TrainingMode.PRESERVE
+                    if keep_batchnorm
+                    else torch.onnx.TrainingMode.EVAL
+                ),
             )
     finally:
         torch.backends.mha.set_fastpath_enabled(fastpath)

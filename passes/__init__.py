@@ -27,6 +27,11 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return CalibratePass
 
+    def get_calibrate_data_free() -> type[ModulePass]:
+        from qopt.passes.calibrate_data_free import CalibrateDataFreePass
+
+        return CalibrateDataFreePass
+
     def get_quantize() -> type[ModulePass]:
         from qopt.passes.quantize import QuantizePass
 
@@ -91,6 +96,7 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "nn-fold-batchnorm": get_fold_batchnorm,
         "nn-canonicalize": get_canonicalize,
         "qopt-calibrate": get_calibrate,
+        "qopt-calibrate-data-free": get_calibrate_data_free,
         "qopt-quantize": get_quantize,
         "qopt-equalize": get_equalize,
         "qopt-bias-correct": get_bias_correct,

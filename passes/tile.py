@@ -13,7 +13,13 @@ BRAM18 counted as 100 LUTs; fewer lanes win ties). With
 `lut-budget=N`, the pass searches the smallest achievable II whose design
 fits in N LUTs (the LUT count does not grow with the II, so a bisection
 over the IIs that the units can take finds it). Both: meet the II, and fail
-if the design needs more than the budget.
+if the design needs more than the budget. With `unroll=true`, every
+matrix-vector unit is fully parallel (PE = MH, SIMD = MW): each weight has
+its own product, a constant folded into logic (a pot weight becomes wiring,
+an int8 one a constant multiplier) instead of a ROM word; the target II is
+then the slowest unit's at full parallelism (or `target-ii` if given, which
+must not be below it), and the other units take the fewest lanes that meet
+it.
 
 The other units follow: the input port takes the lanes its consumer reads
 (or the fewest that meet the II), a sliding window emits SIMD lanes for its
@@ -32,7 +38,8 @@ on the function, and with `report=true` (default) a per-unit table is
 printed to stderr.
 
 Options: `target-ii` (cycles per inference, >= 1), `lut-budget` (>= 1),
-one of them at least; `report` (true); `entry`.
+one of them at least unless `unroll=true`; `unroll` (false; not with
+`lut-budget`); `report` (true); `entry`.
 
 Requires: `dataflow` IR (qopt-lower-dataflow).
 """
@@ -133,9 +140,10 @@ def _out_of_reach(op: Operation, target: int, need: int) -> TileError:
     )
 
 
-def plan(fn: func.FuncOp, target: int) -> Plan:
+def plan(fn: func.FuncOp, target: int, unroll: bool = False) -> Plan:
     """The folding of every unit for `target`, unit by unit in order (each
-    sees the lanes its producers will have)."""
+    sees the lanes its producers will have); with `unroll`, matrix-vector
+    units are fully parallel."""
     p = Plan()
     lanes: dict[SSAValue, int] = {}
     inputs: list[df.InputOp] = []
@@ -147,6 +155,9 @@ def plan(fn: func.FuncOp, target: int) -> Plan:
             swu = _swu_of(op)
             window_lanes = lanes[swu.input] if swu is not None else 0
             options = mvu_choices(op, target, window_lanes)
+            if unroll:
+                _, mh, mw = cm.mvu_shape(op)
+                options = [o for o in options if o[1:] == (mh, mw)]
             if not options:
                 raise _out_of_reach(op, target, min_ii(op))
             _, pe, simd = options[0]
@@ -288,9 +299,9 @@ def candidate_iis(fn: func.FuncOp) -> list[int]:
     return sorted(v for v in values if v >= floor)
 
 
-def tile(fn: func.FuncOp, target: int) -> cm.Estimate:
+def tile(fn: func.FuncOp, target: int, unroll: bool = False) -> cm.Estimate:
     strip(fn.body.block)
-    rebuild(fn, plan(fn, target))
+    rebuild(fn, plan(fn, target, unroll))
     insert_fifos(fn)
     fn.verify()
     est = cm.estimate(fn)
@@ -315,14 +326,17 @@ class TilePass(ModulePass):
 
     target_ii: int = 0
     lut_budget: int = 0
+    unroll: bool = False
     report: bool = True
     entry: str | None = None
 
     def __post_init__(self) -> None:
         if self.target_ii < 0 or self.lut_budget < 0:
             raise ValueError("options 'target-ii' and 'lut-budget' must be >= 1")
-        if not self.target_ii and not self.lut_budget:
-            raise ValueError("qopt-tile needs target-ii=N or lut-budget=N")
+        if self.unroll and self.lut_budget:
+            raise ValueError("option 'unroll' fixes the design: no 'lut-budget'")
+        if not self.target_ii and not self.lut_budget and not self.unroll:
+            raise ValueError("qopt-tile needs target-ii=N, lut-budget=N or unroll")
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         fn = entry_function(op, self.entry, "tile", PassFailedException)
@@ -332,8 +346,11 @@ class TilePass(ModulePass):
                 "qopt-lower-dataflow first"
             )
         try:
-            target = self.target_ii or self.search(fn)
-            est = tile(fn, target)
+            if self.unroll:
+                target = self.target_ii or candidate_iis(fn)[0]
+            else:
+                target = self.target_ii or self.search(fn)
+            est = tile(fn, target, self.unroll)
             if self.lut_budget and est.res.lut > self.lut_budget:
                 raise TileError(
                     f"target-ii={target} needs {est.res.lut} LUTs, above "
@@ -347,7 +364,11 @@ class TilePass(ModulePass):
                 f"target II {self.target_ii}"
                 if self.target_ii
                 else f"LUT budget {self.lut_budget}"
+                if self.lut_budget
+                else "unrolled"
             )
+            if self.unroll and self.target_ii:
+                goal += ", unrolled"
             title = f"qopt-tile: @{fn.sym_name.data}, {goal}"
             print(cm.report(est, title), file=sys.stderr)
 

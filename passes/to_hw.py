@@ -53,21 +53,30 @@ class ToHwPass(ModulePass):
 
     target_ii: int = 0
     lut_budget: int = 0
+    unroll: bool = False
     threshold_bits: int = 0
     report: bool = False
     entry: str | None = None
 
     def __post_init__(self) -> None:
-        if self.target_ii < 0 or self.lut_budget < 0:
-            raise ValueError("options 'target-ii' and 'lut-budget' must be >= 1")
-        if not self.target_ii and not self.lut_budget:
-            raise ValueError("qopt-to-hw needs target-ii=N or lut-budget=N")
+        # the same checks as qopt-tile's, with this pass's name
+        try:
+            self._tile()
+        except ValueError as e:
+            raise ValueError(str(e).replace("qopt-tile", "qopt-to-hw")) from None
+
+    def _tile(self) -> TilePass:
+        return TilePass(
+            target_ii=self.target_ii,
+            lut_budget=self.lut_budget,
+            unroll=self.unroll,
+            report=self.report,
+            entry=self.entry,
+        )
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         LowerDataflowPass(self.threshold_bits, self.entry).apply(ctx, op)
-        TilePass(self.target_ii, self.lut_budget, self.report, self.entry).apply(
-            ctx, op
-        )
+        self._tile().apply(ctx, op)
         LowerHwPass(self.entry).apply(ctx, op)
 
 
@@ -222,17 +231,25 @@ def lower_to_hw(
     target_ii: int | None = None,
     lut_budget: int | None = None,
     *,
+    unroll: bool = False,
     threshold_bits: int = 0,
     entry: str | None = None,
     ctx: Context | None = None,
 ) -> HwDesign:
-    """Lower a quantized `q` module (left unchanged) to an `HwDesign`."""
-    if not target_ii and not lut_budget:
-        raise ValueError("lower_to_hw needs target_ii or lut_budget")
+    """Lower a quantized `q` module (left unchanged) to an `HwDesign`
+    (qopt-tile's options: `target_ii`, `lut_budget`, `unroll`)."""
+    if not target_ii and not lut_budget and not unroll:
+        raise ValueError("lower_to_hw needs target_ii, lut_budget or unroll")
     ctx = ctx or Context()
     module = q_module.clone()
     LowerDataflowPass(threshold_bits, entry).apply(ctx, module)
-    TilePass(target_ii or 0, lut_budget or 0, False, entry).apply(ctx, module)
+    TilePass(
+        target_ii=target_ii or 0,
+        lut_budget=lut_budget or 0,
+        unroll=unroll,
+        report=False,
+        entry=entry,
+    ).apply(ctx, module)
     fn = entry_function(module, entry, "lower to hardware", PassFailedException)
     ports = design_ports(fn)
     est = cm.estimate(fn)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from xdsl.context import Context
+from xdsl.dialects import func
 from xdsl.utils.exceptions import PassFailedException
 
 from qopt.backends.hw import cost_model as cm
@@ -336,10 +337,29 @@ def test_unsupported_ops_are_listed_in_one_line(ctx, digits, calibrated):
     assert "\n" not in str(e.value)
 
 
+def test_tile_unroll_makes_every_weight_a_constant(ctx, digits, calibrated):
+    """unroll=true: PE = rows and SIMD = columns for every matrix-vector unit,
+    at the II of the input stream (64 pixels), which no folding can beat."""
+    _, calib, _ = digits
+    d = lowered(ctx, quantized(ctx, calibrated["digits-lenet"], "pot4", calib))
+    TilePass(unroll=True, report=False).apply(ctx, d)
+    mvus = [op for op in d.walk() if isinstance(op, df.MvuOp)]
+    assert len(mvus) == 4
+    for op in mvus:
+        _, mh, mw = cm.mvu_shape(op)
+        assert (op.pe.value.data, op.simd.value.data) == (mh, mw)
+    fn = next(op for op in d.walk() if isinstance(op, func.FuncOp))
+    assert fn.attributes["dataflow.estimate"].data["ii"].value.data == 64
+    with pytest.raises(PassFailedException, match="target-ii=32 is out of reach"):
+        TilePass(target_ii=32, unroll=True, report=False).apply(ctx, d)
+
+
 def test_tile_rejects_bad_options_and_unreachable_targets(ctx, digits, calibrated):
     _, calib, _ = digits
-    with pytest.raises(ValueError, match="needs target-ii=N or lut-budget=N"):
+    with pytest.raises(ValueError, match="needs target-ii=N, lut-budget=N or unroll"):
         TilePass()
+    with pytest.raises(ValueError, match="'unroll' fixes the design"):
+        TilePass(unroll=True, lut_budget=1000)
     d = lowered(ctx, quantized(ctx, calibrated["digits-lenet"], "int8", calib))
     with pytest.raises(PassFailedException, match="target-ii=32 is out of reach"):
         TilePass(target_ii=32, report=False).apply(ctx, d)

@@ -5,6 +5,8 @@
 // RUN: not qopt-opt %s -p 'qopt-tile{target-ii=8}' 2>&1 | filecheck %s --check-prefix=FAST
 // RUN: not qopt-opt %s -p 'qopt-tile{lut-budget=100}' 2>&1 | filecheck %s --check-prefix=SMALL
 // RUN: not qopt-opt %s -p qopt-tile 2>&1 | filecheck %s --check-prefix=NONE
+// RUN: qopt-opt %s -p 'qopt-tile{unroll=true report=false}' | filecheck %s --check-prefix=UNROLL
+// RUN: not qopt-opt %s -p 'qopt-tile{unroll=true lut-budget=9000}' 2>&1 | filecheck %s --check-prefix=UNROLL-BUDGET
 
 // qopt-tile{target-ii=16} on the output of qopt-lower-dataflow (the small net
 // of qopt-lower-dataflow.mlir). 16 pixels per frame: the 3x3 conv needs all 4
@@ -42,7 +44,19 @@
 
 // FAST: qopt-opt: error: pass 'qopt-tile' failed: target-ii=8 is out of reach: %xq_s needs 16 cycles per frame at full parallelism
 // SMALL: qopt-opt: error: pass 'qopt-tile' failed: lut-budget=100 is too small: the most folded design (II 1152) needs {{[0-9]+}} LUTs
-// NONE: qopt-opt: error: pass 'qopt-tile': qopt-tile needs target-ii=N or lut-budget=N
+// NONE: qopt-opt: error: pass 'qopt-tile': qopt-tile needs target-ii=N, lut-budget=N or unroll
+
+// unroll=true: every matrix-vector unit fully parallel (PE = rows, SIMD =
+// columns: its weights are constants), at the II of the slowest unit at full
+// parallelism (16: the window of the 4x4 input, one pixel per cycle); the
+// 1x1 conv (4 x 4) and the matmul (3 x 4) unrolled too, though they could
+// fold; the other units take the fewest lanes for II 16.
+// UNROLL-LABEL: func.func @main(
+// UNROLL-SAME:    attributes {dataflow.estimate = {ii = 16 : i64, latency = 65 : i64
+// UNROLL:         %c1 = dataflow.mvu %c1_win, %c1_w, %b1 {{.*}}pe = 4 : i64, simd = 18 : i64}
+// UNROLL:         %c2 = dataflow.mvu %p1_f0, %c2_w {{.*}}pe = 4 : i64, simd = 4 : i64}
+// UNROLL:         %m = dataflow.mvu %f_w4, %m_w {{.*}}pe = 3 : i64, simd = 4 : i64}
+// UNROLL-BUDGET: qopt-opt: error: pass 'qopt-tile': option 'unroll' fixes the design: no 'lut-budget'
 builtin.module {
   func.func @main(%x: tensor<?x2x4x4xf32>) -> tensor<?x3xf32> {
     %xq = q.quantize %x : (tensor<?x2x4x4xf32>) -> tensor<?x2x4x4x!q.uniform<u8:f32, 0.015625>>

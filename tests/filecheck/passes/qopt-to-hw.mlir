@@ -36,7 +36,7 @@
 // BUDGET: hw.module @main({{.*}}attributes {qopt.ii = 12 : i64, qopt.latency = 28 : i64}
 
 // SMALL: qopt-opt: error: pass 'qopt-to-hw' failed: lut-budget=10 is too small: the most folded design (II 24) needs 229 LUTs
-// NONE: qopt-opt: error: pass 'qopt-to-hw': qopt-to-hw needs target-ii=N or lut-budget=N
+// NONE: qopt-opt: error: pass 'qopt-to-hw': qopt-to-hw needs target-ii=N, lut-budget=N or unroll
 
 builtin.module {
   func.func @main(%x: tensor<?x4xf32>) -> tensor<?x2xf32> {
