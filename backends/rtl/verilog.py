@@ -9,7 +9,8 @@ RTL and needs nothing beyond IEEE 1800 (no CIRCT, no `sv` dialect):
 - every value gets a name: its SSA name hint (`%acc`), else a `sv.namehint` or
   `name` attribute, else the op's `loc("name")`, else `_<op>` (`_add`), made a
   legal, unique identifier (`reg` becomes `reg_`, clashes get `_1`, `_2`, ...);
-- every combinational op is one `wire [W-1:0] name = <one operator>;` line, in
+- every combinational op is one `wire [W-1:0] name = <one operator>;` line
+  (an array read at a variable index: one `case` block, below), in
   dependency order (hw regions are graphs), so SystemVerilog's expression-width
   rules never see nested operators: each line means exactly what the op means;
 - `hw.constant` is inlined as a sized literal (`8'd3`, `32'hDEADBEEF`);
@@ -18,10 +19,34 @@ RTL and needs nothing beyond IEEE 1800 (no CIRCT, no `sv` dialect):
   value becomes the declaration's initializer;
 - `hw.array<N x T>` values are flat `N*bits(T)`-bit vectors with element `i`
   at bits `[i*bits(T) +: bits(T)]` (CIRCT's packed-array layout: the first
-  operand of `hw.array_create` is element N-1), and `hw.array_get` is an indexed
-  part-select, so an array of constants read at a variable index is a ROM.
-  Flat vectors, not multi-dimensional packed arrays, because Yosys 0.23 cannot
-  parse the latter;
+  operand of `hw.array_create` is element N-1). Flat vectors, not
+  multi-dimensional packed arrays, because Yosys 0.23 cannot parse the latter;
+- `hw.array_get` never computes a bit offset. Its elements are the operands
+  of the `hw.array_create` it reads, else constant part-selects
+  (`arr[23:16]`) of the flat vector; an `hw.array_create` read only by
+  `hw.array_get` is not emitted at all. At a constant index the read is that
+  element; at a variable index it is a `case` on the index in an
+  `always_comb` block, assigning a `logic` (or the output port):
+
+      logic [7:0] sq;
+      always_comb begin
+        case (x)
+          2'd0: sq = 8'd0;
+          2'd1: sq = 8'd1;
+          default: sq = 8'd4;
+        endcase
+      end
+
+  CIRCT's ExportVerilog writes the same form. For an array of constants it
+  is a ROM that Yosys's `proc_rom` makes a ROM memory (small ones a
+  `$pmux`), where an indexed part-select `arr[x * 8 +: 8]` of the flat
+  vector is a wide shifter: on the demo LeNet, Yosys 0.23 `synth_xilinx`
+  needs 70 s of CPU instead of 173 s (docs/backends/rtl.md). No element
+  width, power of two or not, turns into an `x * W` product. The last
+  element is the `default`, so an index past the end of a non-power-of-two
+  array reads element N-1: CIRCT's HW dialect leaves such reads undefined
+  (its ExportVerilog assigns `'x`), and a defined value simulates in
+  Verilator as the netlist computes;
 - `hw.instance` becomes a named-port instantiation, `hw.module.extern` a comment.
 
 Supported ops: hw.module, hw.module.extern, hw.instance, hw.output, hw.constant,
@@ -261,6 +286,17 @@ class _ModuleEmitter:
         self.wires: list[str] = []
         self.done: set[Operation] = set()
         self.active: set[Operation] = set()
+        # hw.array_create ops read only by hw.array_get: never a vector of
+        # their own, each read takes the element operand (see _elements)
+        self.forwarded: set[Operation] = {
+            op
+            for op in module.body.block.ops
+            if isinstance(op, hw.ArrayCreateOp)
+            and all(
+                isinstance(use.operation, hw.ArrayGetOp) and use.index == 0
+                for use in op.result.uses
+            )
+        }
 
     # ----------------------------------------------------------------- naming
 
@@ -297,7 +333,7 @@ class _ModuleEmitter:
                 self.names[value] = port
         self.instance_names: dict[Operation, str] = {}
         for op in block.ops:
-            if isinstance(op, hw.ConstantOp | hw.OutputOp):
+            if isinstance(op, hw.ConstantOp | hw.OutputOp) or op in self.forwarded:
                 continue
             if isinstance(op, hw.InstanceOp):
                 self.instance_names[op] = self.namespace.fresh(op.instance_name.data)
@@ -370,8 +406,6 @@ class _ModuleEmitter:
             return f"^{self.ref(op.input)}"
         if isinstance(op, hw.ArrayCreateOp):
             return "{" + ", ".join(self.ref(v) for v in op.inputs) + "}"
-        if isinstance(op, hw.ArrayGetOp):
-            return self._array_get(op)
         if isinstance(op, hw.BitcastOp):
             if bit_width(op.input.type) != bit_width(op.result.type):
                 raise RtlError(
@@ -383,21 +417,41 @@ class _ModuleEmitter:
             f"'{op.name}' is not supported by the Verilog emitter (in {self.where})"
         )
 
-    def _array_get(self, op: hw.ArrayGetOp) -> str:
-        """Element `index` of a flattened array: an indexed part-select."""
-        width = bit_width(op.result.type)
-        array = self.ref(op.input)
+    def _elements(self, array: SSAValue) -> list[str]:
+        """Element 0, 1, ... of an array as operands, without index arithmetic.
+
+        The operands of an `hw.array_create` (the first is element N-1), else
+        constant part-selects of the flat vector.
+        """
+        create = array.owner
+        if isinstance(create, hw.ArrayCreateOp):
+            return [self.ref(v) for v in reversed(create.inputs)]
+        assert isinstance(array.type, hw.ArrayType)
+        width = bit_width(array.type.get_element_type())
+        name = self.ref(array)
+        if width == 1:
+            return [f"{name}[{i}]" for i in range(len(array.type))]
+        return [
+            f"{name}[{i * width + width - 1}:{i * width}]"
+            for i in range(len(array.type))
+        ]
+
+    def _array_get(self, op: hw.ArrayGetOp) -> tuple[list[str], str] | str:
+        """An element read: `(cases, default)` at a variable index, else the element.
+
+        Indices reach 0 .. min(N, 2**bits(index)) - 1; the last reachable
+        element is the `default` of the case, so an index past the end of a
+        non-power-of-two array reads element N-1.
+        """
+        elements = self._elements(op.input)
+        last = min(len(elements), 1 << bit_width(op.index.type)) - 1
         index = op.index.owner
         if isinstance(index, hw.ConstantOp):
-            low = (
-                index.value.value.data & ((1 << bit_width(op.index.type)) - 1)
-            ) * width
-            return (
-                f"{array}[{low}]" if width == 1 else f"{array}[{low + width - 1}:{low}]"
-            )
-        if width == 1:
-            return f"{array}[{self.ref(op.index)}]"
-        return f"{array}[{self.ref(op.index)} * {width} +: {width}]"
+            value = index.value.value.data & ((1 << bit_width(op.index.type)) - 1)
+            return elements[min(value, last)]
+        if last == 0:
+            return elements[0]
+        return elements[:last], elements[last]
 
     def _extract(self, op: comb.ExtractOp) -> str:
         low = op.low_bit.value.data
@@ -431,7 +485,7 @@ class _ModuleEmitter:
                 continue
             self.active.add(op)
             stack.append((op, True))
-            for operand in reversed(op.operands):
+            for operand in reversed(tuple(self._dependencies(op))):
                 source = operand.owner
                 if (
                     not isinstance(source, Operation)
@@ -447,15 +501,46 @@ class _ModuleEmitter:
                 stack.append((source, False))
 
     def _declare(self, op: Operation) -> None:
-        """`wire [W-1:0] name = <expression>;` (`assign` for an output port)."""
-        expression = self._expression(op)
+        """`wire [W-1:0] name = <expression>;` (`assign` for an output port).
+
+        An hw.array_get at a variable index is a `case` on the index in an
+        `always_comb` block instead, assigning a `logic` (or the port).
+        """
         (result,) = op.results
         ranges = _range(result.type, f"'{op.name}' in {self.where}")
+        name = self.names[result]
+        element = self._array_get(op) if isinstance(op, hw.ArrayGetOp) else None
+        if isinstance(element, tuple):
+            assert isinstance(op, hw.ArrayGetOp)
+            cases, default = element
+            index_width = bit_width(op.index.type)
+            if not self.is_port(result):
+                self.wires.append(f"  logic {ranges + ' ' if ranges else ''}{name};")
+            self.wires += ["  always_comb begin", f"    case ({self.ref(op.index)})"]
+            self.wires += [
+                f"      {literal(i, index_width)}: {name} = {value};"
+                for i, value in enumerate(cases)
+            ]
+            self.wires += [
+                f"      default: {name} = {default};",
+                "    endcase",
+                "  end",
+            ]
+            return
+        expression = element if element is not None else self._expression(op)
         if self.is_port(result):
             declared = "assign "
         else:
             declared = f"wire {ranges} " if ranges else "wire "
-        self.wires.append(f"  {declared}{self.names[result]} = {expression};")
+        self.wires.append(f"  {declared}{name} = {expression};")
+
+    def _dependencies(self, op: Operation) -> Iterable[SSAValue]:
+        """What `op` reads: an array_get of an hw.array_create reads its operands."""
+        if isinstance(op, hw.ArrayGetOp):
+            create = op.input.owner
+            if isinstance(create, hw.ArrayCreateOp):
+                return (*create.inputs, op.index)
+        return op.operands
 
     @staticmethod
     def _is_combinational(op: Operation) -> bool:
@@ -575,7 +660,7 @@ class _ModuleEmitter:
                     for port, value in zip(ports, op.inputs, strict=True)
                     if self.ref(value) != port
                 ]
-            else:
+            elif op not in self.forwarded:
                 self._emit_combinational(op)
         ports = self._ports()
         lines = [f"module {name} ("]

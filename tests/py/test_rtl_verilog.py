@@ -5,11 +5,13 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 import rtl_designs as designs
 from xdsl.context import Context
 from xdsl.dialects import arith, builtin, comb, hw, seq
 from xdsl.dialects.builtin import IntegerType, ModuleOp, NameLoc, StringAttr
+from xdsl.ir import SSAValue
 from xdsl.parser import Parser
 
 from qopt.backends.rtl import RtlError, ToolMissingError
@@ -133,13 +135,108 @@ def test_each_operator_has_its_own_line():
         "wire [3:0] kx = 4'd12;",
         # arrays are flat vectors; the first operand is the highest element
         "wire [31:0] arr = {a, b, r, 8'd200};",
-        "wire [7:0] g = arr[s * 8 +: 8];",
-        "wire [7:0] g1 = arr[15:8];",
+        # a read takes the array_create's operand (element 1 is %r)
+        "wire [7:0] g1 = r;",
         "wire [31:0] bits = arr;",
         "wire [7:0] sum = g + g1 + rep;",
         "assign o = sum;",
     ]:
         assert line in lines, line
+    # a read at a variable index is a case on the index
+    start = lines.index("logic [7:0] g;")
+    assert lines[start + 1 : start + 9] == [
+        "always_comb begin",
+        "case (s)",
+        "2'd0: g = 8'd200;",
+        "2'd1: g = r;",
+        "2'd2: g = b;",
+        "default: g = a;",
+        "endcase",
+        "end",
+    ]
+
+
+def test_a_rom_read_is_a_case_with_the_last_entry_as_default():
+    # 3 entries of 12 bits behind a 2-bit index: index 3 is past the end
+    text = emit_verilog(
+        _parse(
+            """
+    hw.module @rom(in %i: i2, out y: i12, out z: i12, out w: i12) {
+      %a = hw.constant 100 : i12
+      %b = hw.constant 2047 : i12
+      %c = hw.constant -1 : i12
+      %table = hw.array_create %c, %b, %a : i12
+      %0 = hw.array_get %table[%i] : !hw.array<3xi12>, i2
+      %three = hw.constant 3 : i2
+      %1 = hw.array_get %table[%three] : !hw.array<3xi12>, i2
+      %one = hw.constant 1 : i2
+      %2 = hw.array_get %table[%one] : !hw.array<3xi12>, i2
+      hw.output %0, %1, %2 : i12, i12, i12
+    }"""
+        )
+    )
+    lines = _lines(text)
+    # the read drives port y: the case assigns the port, nothing is declared
+    start = lines.index("always_comb begin")
+    assert lines[start - 1] == ");"
+    assert lines[start + 1 : start + 7] == [
+        "case (i)",
+        "2'd0: y = 12'd100;",
+        "2'd1: y = 12'd2047;",
+        "default: y = 12'd4095;",
+        "endcase",
+        "end",
+    ]
+    # a constant index past the end reads the last entry, like the default
+    assert "assign z = 12'd4095;" in lines
+    assert "assign w = 12'd2047;" in lines
+    # the table is never a vector of its own, and nothing is multiplied
+    assert "table" not in text
+    assert "*" not in text.split("\n", 1)[1]
+
+
+def test_register_array_reads_need_no_index_arithmetic():
+    # 5 registers of 12 bits (neither a power of two) and an array port
+    text = emit_verilog(
+        _parse(
+            """
+    hw.module @taps(in %clk: !seq.clock, in %x: i12, in %i: i3,
+                   in %p: !hw.array<3xi5>, in %j: i2, out y: i12, out q: i5) {
+      %r0 = seq.compreg %x, %clk : i12
+      %r1 = seq.compreg %r0, %clk : i12
+      %r2 = seq.compreg %r1, %clk : i12
+      %r3 = seq.compreg %r2, %clk : i12
+      %r4 = seq.compreg %r3, %clk : i12
+      %regs = hw.array_create %r4, %r3, %r2, %r1, %r0 : i12
+      %tap = hw.array_get %regs[%i] : !hw.array<5xi12>, i3
+      %pick = hw.array_get %p[%j] : !hw.array<3xi5>, i2
+      hw.output %tap, %pick : i12, i5
+    }"""
+        )
+    )
+    lines = _lines(text)
+    start = lines.index("logic [11:0] tap;")
+    assert lines[start + 1 : start + 11] == [
+        "always_comb begin",
+        "case (i)",
+        "3'd0: tap = r0;",
+        "3'd1: tap = r1;",
+        "3'd2: tap = r2;",
+        "3'd3: tap = r3;",
+        "default: tap = r4;",
+        "endcase",
+        "end",
+        "logic [4:0] pick;",
+    ]
+    # an array that is not an hw.array_create: constant part-selects
+    assert lines[start + 12 : start + 16] == [
+        "case (j)",
+        "2'd0: pick = p[4:0];",
+        "2'd1: pick = p[9:5];",
+        "default: pick = p[14:10];",
+    ]
+    assert "*" not in text.split("\n", 1)[1]
+    assert "+:" not in text
 
 
 def test_names_come_from_hints_attributes_and_locations():
@@ -318,6 +415,55 @@ def test_parameterized_modules_are_rejected():
         emit_verilog(module)
 
 
+# Array reads past the end in simulation: 5 entries of 12 bits, a 3-bit index
+ARRAY_ROM = (100, 2047, 4095, 7, 1234)
+ARRAY_STEP = 300
+
+
+def _array_reads() -> ModuleOp:
+    """Per item (index i, value v, 3 bits each): ROM[i], E[i] and E[i] again.
+
+    E[k] = v + 300 k is an hw.array_create of wires, read directly and
+    through an hw.bitcast of their concatenation (a flat array).
+    """
+
+    def reads(b: designs.HwBuilder, x: list[SSAValue]) -> list[SSAValue]:
+        index, value = x
+        rom = b.op(hw.ArrayCreateOp(*(b.const(v, 12) for v in reversed(ARRAY_ROM))))
+        wide = b.zext(value, 12)
+        entries = [b.add(wide, b.const(ARRAY_STEP * k, 12)) for k in range(5)]
+        regs = b.op(hw.ArrayCreateOp(*reversed(entries)))
+        flat = b.op(
+            hw.BitcastOp(b.concat(*reversed(entries)), hw.ArrayType(IntegerType(12), 5))
+        )
+        return [
+            b.op(hw.ArrayGetOp(rom, index), "from_rom"),
+            b.op(hw.ArrayGetOp(regs, index), "from_wires"),
+            b.op(hw.ArrayGetOp(flat, index), "from_flat"),
+        ]
+
+    return designs.pipeline("array_reads", 2, 3, [reads])
+
+
+def test_reads_past_the_end_return_the_last_element_in_verilator(tmp_path: Path):
+    from qopt.backends.rtl.verilator import find_verilator, simulate
+
+    try:
+        find_verilator()
+    except ToolMissingError as e:
+        pytest.skip(str(e))
+    path = tmp_path / "array_reads.sv"
+    path.write_text(emit_verilog(_array_reads()))
+    x = np.array([(i, v) for i in range(8) for v in range(8)], np.int64)
+    result = simulate(
+        [path], "array_reads", x, 3, signed=False, build_dir=tmp_path / "build"
+    )
+    last = np.minimum(x[:, 0], 4)  # indices 5..7 read element 4
+    entries = x[:, 1] + ARRAY_STEP * last
+    expected = np.stack([np.array(ARRAY_ROM)[last], entries, entries], axis=1)
+    np.testing.assert_array_equal(result.outputs, expected)
+
+
 # ------------------------------------------------------------------ qopt-opt
 
 
@@ -376,13 +522,16 @@ def _verilator_lint(path: Path, top: str) -> str:
     return done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("design", ["mac", "alu", "rom", "half_rate", "multiplier"])
+@pytest.mark.parametrize(
+    "design", ["mac", "alu", "rom", "half_rate", "multiplier", "array_reads"]
+)
 def test_emitted_designs_are_lint_clean(design: str, tmp_path: Path):
-    module = (
-        designs.multiplier(None)
-        if design == "multiplier"
-        else getattr(designs, design)()
-    )
+    if design == "multiplier":
+        module = designs.multiplier(None)
+    elif design == "array_reads":
+        module = _array_reads()
+    else:
+        module = getattr(designs, design)()
     top = list(module.ops)[-1]
     assert isinstance(top, hw.HWModuleOp)
     path = tmp_path / f"{design}.sv"

@@ -1,7 +1,8 @@
 // qopt-opt -t verilog: qopt's SystemVerilog emitter on a streaming design
 // (docs/backends/rtl.md): one `wire` per combinational op in dependency
 // order, constants as sized literals, one always_ff block per clock and
-// reset, hw.array values as flat vectors, instances with named ports.
+// reset, a ROM read (hw.array_get of constants at a variable index) as a
+// case whose default is the last entry, instances with named ports.
 
 // RUN: qopt-opt %s -t verilog | filecheck %s
 
@@ -40,9 +41,16 @@ hw.module @rom_stage(in %clk: !seq.clock, in %rst: i1, in %in_data: i4, in %in_v
 // CHECK-NEXT:   logic valid;
 // CHECK-NEXT:   logic [7:0] data;
 // CHECK-EMPTY:
-// CHECK-NEXT:   wire [31:0] squares = {8'd9, 8'd4, 8'd1, 8'd0};
 // CHECK-NEXT:   wire [1:0] index = in_data[1:0];
-// CHECK-NEXT:   wire [7:0] square = squares[index * 8 +: 8];
+// CHECK-NEXT:   logic [7:0] square;
+// CHECK-NEXT:   always_comb begin
+// CHECK-NEXT:     case (index)
+// CHECK-NEXT:       2'd0: square = 8'd0;
+// CHECK-NEXT:       2'd1: square = 8'd1;
+// CHECK-NEXT:       2'd2: square = 8'd4;
+// CHECK-NEXT:       default: square = 8'd9;
+// CHECK-NEXT:     endcase
+// CHECK-NEXT:   end
 // CHECK-NEXT:   wire empty = valid ^ 1'b1;
 // CHECK-NEXT:   wire load = empty | out_ready;
 // CHECK-NEXT:   wire next_valid = load ? in_valid : valid;
