@@ -12,8 +12,8 @@ and imports included) and per stage from its summary.json:
 - run `warm` (and further runs): the runtime library cached, the design
   built again (its build folder is removed before the run).
 
-Yosys is left out unless `--synth` is given (it is a separate stage that
-takes minutes on this design, see the README section). The acceptance
+Yosys is left out unless `--synth` is given (a separate stage, about 70 s
+of CPU on this design). The acceptance
 limit is 90 s for the whole compile, Verilator build included, on 2 cores.
 
     python bench/compile_time.py                 # cold + warm, table

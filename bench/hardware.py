@@ -12,14 +12,14 @@ criterion=hessian}, int2 weights with int8 outliers, at most 2.5 bits per
 weight on average)
 
 the `q` module is lowered with `lower_to_hw(target_ii=N)` (qopt-lower-dataflow,
-qopt-tile, qopt-lower-hw) and
+qopt-tile, qopt-lower-hw; with `--unroll`, `lower_to_hw(unroll=True)`: every
+matrix-vector unit fully parallel, each weight a constant in logic) and
 
 - synthesized by Yosys (`synth_xilinx -family xc7 -flatten`, and `-nodsp`
   for the "int8 without DSPs" row, the same design) from the SystemVerilog
-  of `--emitter`: CIRCT's ExportVerilog (default; it writes weight ROMs as
-  `case` statements, which Yosys maps in seconds) or qopt's emitter (an
-  indexed part-select of one wide constant, which Yosys 0.23 maps very
-  slowly); tests/py/test_hw_bitexact.py checks that both simulate alike.
+  of `--emitter`: CIRCT's ExportVerilog (default) or qopt's emitter; both
+  write array reads as `case` blocks, which Yosys maps to ROMs quickly, and
+  tests/py/test_hw_bitexact.py checks that both simulate alike.
   Reported: LUT, FF, DSP48E1, BRAM18 (RAMB18 + 2 x RAMB36), CARRY4;
 - simulated in Verilator (qopt's SystemVerilog) without stalls on the test
   split's input levels: the steady-state cycles per inference (mean
@@ -38,6 +38,7 @@ multiplier-free weights save against the same layers in LUT arithmetic.
     python bench/hardware.py                      # both models, all formats
     python bench/hardware.py --models digits-mlp --formats int8,pot4 --markdown
     python bench/hardware.py --json build/hardware.json
+    python bench/hardware.py --unroll --formats int8-nodsp,pot4,spot2
 
 Builds and synthesis reports are cached by content under --build-dir
 (default build/rtl), so a rerun only redoes what changed. Needs Verilator
@@ -243,6 +244,7 @@ def bench_model(
     emitter: str,
     work: Path,
     build_dir: Path,
+    unroll: bool = False,
 ) -> list[Row]:
     from qopt.backends.reference.runner import run_function
     from qopt.backends.rtl.yosys import synth_report
@@ -262,8 +264,12 @@ def bench_model(
             host, core = split_at_input(ctx, qm)
             x = run_function(host, [split.x_test])[0]
             want = run_function(core, [x])[0]
-            design = lower_to_hw(qm, target_ii=target_ii)
-            stem = build_dir / "src" / f"{name}-{weights}-ii{target_ii}"
+            if unroll:
+                design = lower_to_hw(qm, unroll=True)
+                stem = build_dir / "src" / f"{name}-{weights}-unrolled"
+            else:
+                design = lower_to_hw(qm, target_ii=target_ii)
+                stem = build_dir / "src" / f"{name}-{weights}-ii{target_ii}"
             stem.parent.mkdir(parents=True, exist_ok=True)
             sv = synth_source(design, "qopt", stem.with_suffix(".sv"))
             got, cycles, latency, sim_s = measure(design, sv, x, build_dir)
@@ -396,6 +402,12 @@ def main(argv: list[str] | None = None) -> int:
         help="MODEL=N,... (default: %(default)s)",
     )
     p.add_argument(
+        "--unroll",
+        action="store_true",
+        help="fully parallel matrix-vector units, weights as constants in logic "
+        "(qopt-tile{unroll=true}; --target-ii is then ignored)",
+    )
+    p.add_argument(
         "--emitter",
         choices=("qopt", "circt"),
         default="circt",
@@ -432,18 +444,29 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for model in models:
             rows += bench_model(
-                ctx, model, formats, target[model], args.emitter, work, args.build_dir
+                ctx,
+                model,
+                formats,
+                target[model],
+                args.emitter,
+                work,
+                args.build_dir,
+                unroll=args.unroll,
             )
     except RtlError as e:  # a missing tool, a tool's error, a broken design
         print(f"hardware.py: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
     seconds = time.perf_counter() - start
 
+    goal = (
+        "unrolled (constant weights)"
+        if args.unroll
+        else f"target II {', '.join(f'{m} {target[m]}' for m in models)}"
+    )
     print(
         f"Yosys synth_xilinx (xc7) on {args.emitter}'s SystemVerilog; "
         "Verilator without stalls on the test split; "
-        f"est = cost model; target II {', '.join(f'{m} {target[m]}' for m in models)}; "
-        f"{seconds:.0f} s"
+        f"est = cost model; {goal}; {seconds:.0f} s"
     )
     print(format_table([cells(r) for r in rows], HEADER, args.markdown))
     found = ratios(rows)
@@ -458,6 +481,7 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps(
                 {
                     "target_ii": {m: target[m] for m in models},
+                    "unroll": args.unroll,
                     "emitter": args.emitter,
                     "seconds": seconds,
                     "rows": [asdict(r) for r in rows],

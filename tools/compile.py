@@ -1019,11 +1019,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def add_hardware_arguments(
-    p: argparse.ArgumentParser, target_ii: int | None = None, synth: bool = True
-):
-    """The hardware options shared by `qopt compile` and `qopt demo`: with
-    `synth` Yosys runs unless `--no-synth`, else only with `--synth`."""
+def add_hardware_arguments(p: argparse.ArgumentParser, target_ii: int | None = None):
+    """The hardware options shared by `qopt compile` and `qopt demo`."""
     p.add_argument(
         "--target-ii",
         type=int,
@@ -1046,15 +1043,7 @@ def add_hardware_arguments(
         help=f"inputs simulated in Verilator (default {SIM_SAMPLES})",
     )
     p.add_argument("--no-sim", action="store_true", help="skip the Verilator check")
-    if synth:
-        p.add_argument("--no-synth", action="store_true", help="skip Yosys")
-    else:
-        p.add_argument(
-            "--synth",
-            dest="no_synth",
-            action="store_false",
-            help="measure the resources with Yosys too (minutes)",
-        )
+    p.add_argument("--no-synth", action="store_true", help="skip Yosys")
     p.add_argument(
         "--cache-dir",
         metavar="DIR",

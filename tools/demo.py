@@ -1,6 +1,6 @@
 """`qopt demo`: the digits CNN from training to a checked design, one command.
 
-    qopt demo [-o build/demo] [--target-ii N] [--no-sim] [--synth]
+    qopt demo [-o build/demo] [--target-ii N] [--no-sim] [--no-synth]
 
 1. trains the digits CNN (`digits-lenet` of qopt.models, seed 0: two conv +
    batchnorm + relu + maxpool layers and two fully connected ones, on
@@ -10,16 +10,15 @@
    `labels.npy` (the 1,259 training digits and their classes), `test.npz`
    and `test-labels.npy` (the 359 test digits);
 3. runs `qopt compile` on it with the pot4 recipe (power-of-two weights,
-   uint8 activations, QAT on the training digits), the accuracy check on
+   uint8 activations, CLE + AdaRound on the training digits), the accuracy check on
    the test digits, for a target II of `DEMO_II` cycles, into `DIR`.
 
 It prints the float model's test accuracy, then the compile's stages and
 its final table: accuracy, resources (LUTs), cycles per inference and the
-Verilator check. The LUTs are the cost model's; `--synth` adds Yosys's
-count, which takes several minutes on this design (synth_xilinx of the
-whole flattened design; the demo is meant to take less). Needs the
-`models` extra (torch, scikit-learn, onnx) and Verilator (`--no-sim`
-skips it).
+Verilator check. The LUTs are the cost model's estimate and Yosys's count
+(synth_xilinx of the whole flattened design: about 70 s of CPU;
+`--no-synth` skips it). Needs the `models` extra (torch, scikit-learn,
+onnx), Verilator (`--no-sim` skips it) and Yosys.
 """
 
 from __future__ import annotations
@@ -40,7 +39,7 @@ DEMO_II = 576
 """Cycles per inference of the demo design. LeNet's 8x8 input streams one
 pixel per cycle, so 64 is the fastest it can go; at 576 the convolutions
 get PE x SIMD foldings of 8 x 1 and 16 x 2 and the design about 4,800 LUTs
-(estimated; Yosys counts about 16,000), which Verilator builds in about 20 s
+(estimated; Yosys counts about 12,500), which Verilator builds in about 20 s
 on 2 busy cores."""
 
 
@@ -104,7 +103,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="build folder (default build/demo; the model and data go to DIR/data)",
     )
-    add_hardware_arguments(p, target_ii=DEMO_II, synth=False)
+    add_hardware_arguments(p, target_ii=DEMO_II)
 
 
 def run_demo(args: argparse.Namespace) -> None:

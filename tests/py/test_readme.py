@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,3 +40,17 @@ def test_stale_or_unmarked_readme(
     assert "markers" in capsys.readouterr().err
     with pytest.raises(ValueError):
         replace_table("no markers", "| t |\n")
+
+
+def test_use_in_xdsl_example_is_the_readme_block_and_runs() -> None:
+    """The README's xDSL example is examples/use_in_xdsl.py, verbatim, and it
+    quantizes the tiny MLP to within a few percent of the float outputs."""
+    example = README.parent / "examples" / "use_in_xdsl.py"
+    source = example.read_text()
+    assert f"```python\n{source}```" in README.read_text()
+    done = subprocess.run(
+        [sys.executable, str(example)], capture_output=True, text=True, check=True
+    )
+    assert "q.matmul" in done.stdout and "!q.pot<i4" in done.stdout
+    error = float(done.stdout.split("max error ")[1].split(" %")[0])
+    assert 0 < error < 15
