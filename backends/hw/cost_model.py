@@ -50,6 +50,7 @@ Resources (LUT, FF, DSP, BRAM18), per unit, from the folding and the bit
 widths (formulas in `docs/dialects/dataflow.md`): multipliers by weight
 format (uniform: LUT multiplier up to 32 partial-product bits, else DSPs;
 pot: a shifter and a negation, no DSP; spot: K shifters and K-1 adders;
+constant weights of a fully parallel unit: shift-adds by their digits;
 mixed: every lane has the datapath of the most frequent format and a side
 path of the other formats sized by the largest number of their weights in
 one fold step), adder trees, accumulators, weight/line/parameter memories
@@ -226,6 +227,56 @@ def side_paths(op: df.MvuOp, pe: int, simd: int) -> dict[int, int]:
     } | {-1: bulk}
 
 
+def csd_count(k: int) -> int:
+    """Non-zero canonical signed digits of |k| (the terms of a shift-add)."""
+    k, count = abs(k), 0
+    while k:
+        if k & 1:
+            k -= 2 - (k & 3)
+            count += 1
+        k >>= 1
+    return count
+
+
+def constant_mvu_resources(
+    op: df.MvuOp, xr: tuple[int, int], pb: int, ba: int, bx: int
+) -> Resources:
+    """A fully parallel matrix-vector unit (PE = MH, SIMD = MW): every weight
+    is a constant in logic, as the RTL builds it (units/compute.py,
+    `constant_product`): a zero weight is nothing, a power of two (or a pot
+    weight) is wiring, a pot/spot weight of K terms is K-1 adders of pb bits;
+    an integer weight of K > 1 canonical signed digits is a multiplier by a
+    constant, which takes the DSPs of `multiplier` where that gives the
+    format DSPs, else K-1 adders of pb bits. Each row adds its non-zero
+    products in a tree of (products - 1) adders. No weight or bias memory."""
+    wtype = q.qtype_of(op.weight)
+    w = df.constant_of(op.weight).levels().astype(np.int64)
+    centred = w - wtype.zero_point_array(w.shape)
+    values, inverse = np.unique(centred, return_inverse=True)
+    digits = np.array([csd_count(int(v)) for v in values])[inverse.ravel()]
+    digits = digits.reshape(centred.shape)
+    formats = wtype.level_sets()
+    index = (
+        np.asarray(wtype.format_index(w.shape))
+        if isinstance(wtype, MixedType)
+        else np.zeros(w.shape, np.int64)
+    )
+    dsp_of = np.array(
+        [multiplier(f, xr).dsp if f.kind.data == "int" else 0 for f in formats]
+    )[index]
+    multiplied = (dsp_of > 0) & (digits > 1)
+    terms = int(np.where(multiplied, 0, np.maximum(digits - 1, 0)).sum())
+    products = (centred != 0).sum(axis=1)
+    tree = int(np.maximum(products - 1, 0).sum())
+    width = pb + min(2, math.ceil(math.log2(max(2, int(products.max())))))
+    mh, mw = centred.shape
+    return Resources(
+        lut=terms * pb + tree * width + mh * ba + CONTROL_LUT,
+        ff=mw * bx + int(products.sum()) * pb + 2 * mh * ba,
+        dsp=int(dsp_of[multiplied].sum()),
+    )
+
+
 def mvu_resources(op: df.MvuOp, pe: int, simd: int) -> Resources:
     xtype = df.stream_of(op.input).elem
     wtype = q.qtype_of(op.weight)
@@ -236,6 +287,8 @@ def mvu_resources(op: df.MvuOp, pe: int, simd: int) -> Resources:
     ba = df.stream_of(op.output).bits
     formats = wtype.level_sets()
     pb = _product_bits(xr, formats)
+    if nf == sf == 1:
+        return constant_mvu_resources(op, xr, pb, ba, bx)
     lanes = pe * simd
     if isinstance(wtype, MixedType):
         side = side_paths(op, pe, simd)

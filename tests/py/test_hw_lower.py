@@ -336,7 +336,7 @@ def test_errors(ctx):
     module = parse(ctx, q_mlp([8, 6, 4], ["pot4", "int8"]))
     with pytest.raises(PassFailedException, match="run qopt-lower-dataflow first"):
         LowerHwPass().apply(ctx, module.clone())
-    with pytest.raises(ValueError, match="needs target-ii=N or lut-budget=N"):
+    with pytest.raises(ValueError, match="needs target-ii=N, lut-budget=N or unroll"):
         ToHwPass()
     with pytest.raises(PassFailedException, match="no function @nope"):
         ToHwPass(target_ii=4, entry="nope").apply(ctx, module.clone())

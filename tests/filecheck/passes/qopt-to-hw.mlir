@@ -8,14 +8,18 @@
 // qopt-to-hw = qopt-lower-dataflow + qopt-tile + qopt-lower-hw: a quantized
 // two-layer MLP (4 -> 6 pot weights -> 6 -> 2 int8 weights, u8 activations)
 // becomes one hw.module per unit and a streaming top module; the q.quantize
-// and q.dequantize around the design stay with the caller.
+// and q.dequantize around the design stay with the caller. At II 3 the pot
+// layer is fully parallel (its weights are wiring and adders: cheaper than a
+// folded ROM and shifters), and a width converter feeds its 6 results to a
+// 2-lane requantizer.
 // CHECK:      builtin.module {
 // CHECK-NEXT:   hw.module @mvu_h(
+// CHECK:        hw.module @dwc_h_w2(
 // CHECK:        hw.module @requant_hq(
 // CHECK:        hw.module @mvu_y(
 // CHECK:        hw.module @dwc_y_w1(
 // CHECK:        hw.module @requant_yq(
-// CHECK:        hw.module @main(in %clk: !seq.clock, in %rst: i1, in %in_data: i32, in %in_valid: i1, in %out_ready: i1, out in_ready: i1, out out_data: i8, out out_valid: i1) attributes {qopt.ii = 3 : i64, qopt.latency = 17 : i64} {
+// CHECK:        hw.module @main(in %clk: !seq.clock, in %rst: i1, in %in_data: i32, in %in_valid: i1, in %out_ready: i1, out in_ready: i1, out out_data: i8, out out_valid: i1) attributes {qopt.ii = 3 : i64, qopt.latency = 18 : i64} {
 // CHECK-NOT:  func.func
 // CHECK-NOT:  = q.
 
