@@ -100,9 +100,15 @@ def test_mac_report(yosys, build_dir: Path):
     assert report["FF"] >= 2 * (designs.MAC_WIDTH + 1)
     assert report["DSP48E1"] >= 1
     assert report["RAMB18"] == report["RAMB36"] == 0
-    # the second report comes from the cache
+    # the second report comes from the cache, also for a copy elsewhere (the
+    # key is the contents); another option is another synthesis
     assert synth_report([path], "mac", build_dir=build_dir) == report
-    assert list((build_dir / "yosys").glob("mac-*.json"))
+    copy = build_dir / "src" / "mac-copy.sv"
+    copy.write_text(path.read_text())
+    assert synth_report([copy], "mac", build_dir=build_dir) == report
+    assert len(list((build_dir / "yosys").glob("mac-*.json"))) == 1
+    synth_report([path], "mac", use_dsp=False, build_dir=build_dir)
+    assert len(list((build_dir / "yosys").glob("mac-*.json"))) == 2
 
 
 def test_yosys_errors_are_one_line(yosys, build_dir: Path):
