@@ -153,6 +153,10 @@ def candidates_for(row: Row) -> tuple[Candidate, ...]:
             return f"qopt-mixed-precision{{avg-bits=2.5{options}}}"
 
         hessian = mixed(" granularity=outliers criterion=hessian data=$calib")
+        # one budget for the whole model: the sensitive layers get more bits
+        pooled = mixed(
+            " granularity=outliers criterion=hessian budget=model data=$calib"
+        )
         return (
             Candidate("plain", f"{mixed('')}, {CALIBRATE}, {QUANTIZE}"),
             Candidate(
@@ -171,6 +175,10 @@ def candidates_for(row: Row) -> tuple[Candidate, ...]:
             ),
             Candidate(
                 "outliers/hessian+qat", f"{hessian}, {CALIBRATE_MSE}, {QAT}, {QUANTIZE}"
+            ),
+            Candidate(
+                "model-budget+adaround",
+                f"{pooled}, {CALIBRATE_MSE}, {ADAROUND}, {QUANTIZE}",
             ),
         )
     found = [
