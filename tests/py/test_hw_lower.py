@@ -224,6 +224,7 @@ def inputs(n: int, k: int, seed: int = 1) -> np.ndarray:
         (["mixed", "binary"], 3, 0),
         (["int8", "pot4"], 24, 0),  # NF > 1: the input vector is kept
         (["pot4", "spot2"], 1, 0),  # fully unrolled: constants folded into logic
+        (["int8", "mixed"], 1, 100),  # unrolled: multipliers by constants
         (["int8", "mixed"], 6, 100),  # centred inputs of both signs
     ],
 )
