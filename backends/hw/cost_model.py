@@ -227,17 +227,6 @@ def side_paths(op: df.MvuOp, pe: int, simd: int) -> dict[int, int]:
     } | {-1: bulk}
 
 
-def csd_count(k: int) -> int:
-    """Non-zero canonical signed digits of |k| (the terms of a shift-add)."""
-    k, count = abs(k), 0
-    while k:
-        if k & 1:
-            k -= 2 - (k & 3)
-            count += 1
-        k >>= 1
-    return count
-
-
 def constant_mvu_resources(
     op: df.MvuOp, xr: tuple[int, int], pb: int, ba: int, bx: int
 ) -> Resources:
@@ -249,11 +238,14 @@ def constant_mvu_resources(
     constant, which takes the DSPs of `multiplier` where that gives the
     format DSPs, else K-1 adders of pb bits. Each row adds its non-zero
     products in a tree of (products - 1) adders. No weight or bias memory."""
+    # (the units package imports this module: import its digits lazily)
+    from qopt.backends.hw.units.common import csd_digits
+
     wtype = q.qtype_of(op.weight)
     w = df.constant_of(op.weight).levels().astype(np.int64)
     centred = w - wtype.zero_point_array(w.shape)
-    values, inverse = np.unique(centred, return_inverse=True)
-    digits = np.array([csd_count(int(v)) for v in values])[inverse.ravel()]
+    values, inverse = np.unique(np.abs(centred), return_inverse=True)
+    digits = np.array([len(csd_digits(int(v))) for v in values])[inverse.ravel()]
     digits = digits.reshape(centred.shape)
     formats = wtype.level_sets()
     index = (
