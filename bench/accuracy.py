@@ -294,14 +294,21 @@ def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(-log_p[np.arange(len(labels)), labels].mean())
 
 
-def scores(data: dict[str, np.ndarray], val, test, aug_top1) -> dict[str, float]:
-    """Accuracy and cross-entropy on val (the choice and its tie-break),
-    accuracy on test, mean squared logit error to the float model on val,
-    top-1 agreement with it on the augmented set."""
+def val_scores(data: dict[str, np.ndarray], val) -> dict[str, float]:
+    """Accuracy and cross-entropy on val (the choice and its tie-break), and
+    the mean squared logit error to the float model there."""
     return {
         "val_acc": float((val.argmax(1) == data["y_val"]).mean()),
         "val_loss": cross_entropy(val, data["y_val"]),
         "val_mse": float(((val - data["f_val"]) ** 2).mean()),
+    }
+
+
+def scores(data: dict[str, np.ndarray], val, test, aug_top1) -> dict[str, float]:
+    """`val_scores`, accuracy on test, top-1 agreement with the float model
+    on the augmented set."""
+    return {
+        **val_scores(data, val),
         "test_acc": float((test.argmax(1) == data["y_test"]).mean()),
         "agreement": float((aug_top1 == data["f_aug"].argmax(1)).mean()),
     }
@@ -417,9 +424,7 @@ def qopt_case(case: Case, rows: Sequence[Row], iters: int) -> list[dict]:
             except Exception as e:  # a failing pass is reported, not fatal
                 entry["error"] = peers.one_line(e)
             else:
-                entry["val_acc"] = float((val.argmax(1) == data["y_val"]).mean())
-                entry["val_loss"] = cross_entropy(val, data["y_val"])
-                entry["val_mse"] = float(((val - data["f_val"]) ** 2).mean())
+                entry.update(val_scores(data, val))
                 modules[cand.label] = (module, val)
             entry["seconds"] = time.perf_counter() - start
             tried.append(entry)
