@@ -89,7 +89,7 @@ QUANTIZE = "qopt-quantize{weights=$w activations=int8}"
 ADAROUND = "qopt-adaround{data=$calib weights=$w bias-correct=true iters=$iters}"
 QAT = (
     "qopt-qat{data=$train labels=$labels weights=$w activations=int8 "
-    f"epochs={QAT_EPOCHS}}}"
+    f"epochs={QAT_EPOCHS} label-smoothing=$smoothing}}"
 )
 
 
@@ -97,18 +97,22 @@ QAT = (
 class Candidate:
     """One qopt pipeline for a row. `passes` is a `string.Template` over
     $calib (calibration .npz), $train / $labels (the training split and its
-    labels, .npz / .npy), $w (the row's weight format) and $iters (AdaRound
-    steps per layer)."""
+    labels, .npz / .npy), $smoothing (the label smoothing the float model
+    was trained with: QAT fine-tunes the same objective), $w (the row's
+    weight format) and $iters (AdaRound steps per layer)."""
 
     label: str
     passes: str
 
     def pipeline(self, case: Case, weights: str, iters: int) -> str:
         """The full `--pass-pipeline` for the case's imported ONNX model."""
+        from qopt.models.train import CONFIGS
+
         passes = Template(self.passes).substitute(
             calib=case.rel("calib.npz"),
             train=case.rel("train.npz"),
             labels=case.rel("labels.npy"),
+            smoothing=CONFIGS[case.model].label_smoothing,
             w=weights,
             iters=iters,
         )

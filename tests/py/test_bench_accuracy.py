@@ -154,6 +154,17 @@ def test_pick_best_breaks_ties_by_validation_loss_then_order(accuracy):
     assert accuracy.pick_best(tried[1:2]) is None
 
 
+def test_qat_fine_tunes_the_training_objective(accuracy, tmp_path):
+    """QAT's candidate uses the label smoothing the float model was trained
+    with (0.1 for the MLP, none for LeNet)."""
+    row = accuracy.ROW_BY_KEY["w8a8"]
+    (qat,) = [c for c in accuracy.candidates_for(row) if c.label == "qat"]
+    for model, smoothing in (("digits-mlp", "0.1"), ("digits-lenet", "0.0")):
+        case = accuracy.Case(model, 0, tmp_path)
+        text = qat.pipeline(case, "int8", 10)
+        assert f"epochs=10 label-smoothing={smoothing}}}" in text
+
+
 def test_cross_entropy(accuracy):
     logits = np.array([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
     expected = (-np.log(np.exp(2) / (np.exp(2) + 2)) + np.log(3)) / 2
