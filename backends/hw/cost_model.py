@@ -53,8 +53,9 @@ pot: a shifter and a negation, no DSP; spot: K shifters and K-1 adders;
 constant weights of a fully parallel unit: shift-adds by their digits;
 mixed: every lane has the datapath of the most frequent format and a side
 path of the other formats sized by the largest number of their weights in
-one fold step), adder trees, accumulators, weight/line/parameter memories
-(registers for one word, LUTRAM up to 64 words, BRAM18 beyond).
+one fold step), adder trees, accumulators, weight and parameter memories
+(registers for one word, LUTRAM up to 64 words, BRAM18 beyond), line
+buffers and partial results as register files (as the RTL builds them).
 """
 
 from __future__ import annotations
@@ -166,6 +167,50 @@ def memory(depth: int, width: int) -> Resources:
     if depth <= LUTRAM_DEPTH:
         return Resources(lut=width * math.ceil(depth / 64))
     return Resources(bram=math.ceil(width / BRAM_WIDTH) * math.ceil(depth / BRAM_DEPTH))
+
+
+def register_file(words: int, width: int, reads: int = 1) -> Resources:
+    """Storage written at run time as the RTL builds it: one register per
+    word (xDSL has no memory op to infer LUTRAM or BRAM from), read through
+    `reads` mux trees (a LUT6 selects among 4 inputs) and written by a
+    decoded enable per word."""
+    if words <= 0 or width <= 0:
+        return Resources()
+    if words == 1:
+        return Resources(ff=width)
+    mux = reads * width * math.ceil(words / 4)
+    return Resources(lut=mux + words, ff=words * width)
+
+
+def multiplier_free(op: Operation) -> bool:
+    """Whether no matrix unit of op's design has integer (multiplied) weights."""
+    block = op.parent_block()
+    if block is None:
+        return False
+    for unit in block.ops:
+        if isinstance(unit, df.MvuOp):
+            formats = q.qtype_of(unit.weight).level_sets()
+            if any(f.kind.data == "int" for f in formats):
+                return False
+    return True
+
+
+def pool_reduces_in_place(op: df.PoolOp) -> bool:
+    """Whether the pool's windows tile the input without overlap or padding
+    (stride = kernel, no dilation, no padding, windows inside the input, one
+    output beat per input beat of a pixel): then it keeps partial results
+    (`stream_units.build_partial_pool`) instead of input rows."""
+    a, b = df.stream_of(op.input), df.stream_of(op.output)
+    kernel, strides, pads, dilations, _ = op.window
+    (h, w, _), (oh, ow) = a.shape, b.shape[:2]
+    return (
+        tuple(strides) == tuple(kernel)
+        and all(d == 1 for d in dilations)
+        and all(p == 0 for p in pads)
+        and oh * kernel[0] <= h
+        and ow * kernel[1] <= w
+        and a.lanes.data == b.lanes.data
+    )
 
 
 def value_bits(lo: int, hi: int) -> int:
@@ -316,10 +361,9 @@ def swu_resources(op: df.SwuOp, lanes_in: int, lanes_out: int) -> Resources:
     rows = min(h, (kernel[0] - 1) * dilations[0] + 1 + strides[0])
     bx = a.bits
     ports = max(1, lanes_out // c)
-    lanes = max(lanes_in, min(lanes_out, c))
-    buf = memory(rows * w * c // (lanes * ports), lanes * ports * bx)
-    mux = Resources(lut=lanes_out * bx * max(1, math.ceil(math.log2(ports + 1))))
-    return total((buf, mux, Resources(lut=CONTROL_LUT, ff=lanes_out * bx)))
+    buf = register_file(rows * w, c * bx, reads=ports)
+    groups = Resources(lut=lanes_out * bx * math.ceil(max(1, c // lanes_out) / 4))
+    return total((buf, groups, Resources(lut=CONTROL_LUT, ff=lanes_out * bx)))
 
 
 def unit_ii(op: Operation) -> int:
@@ -367,9 +411,11 @@ def unit_resources(op: Operation) -> Resources:
         bm = int(mult.max()).bit_length()
         per_lane = Resources(lut=bx + 2 * bo, ff=bx + bo)
         if not op.shift_only:
+            # a design without multiplied weights keeps its requantizers
+            # out of DSPs too (LUT array multipliers)
             per_lane = per_lane + (
                 Resources(lut=bx * bm)
-                if bx * bm <= LUT_MULT_MAX
+                if bx * bm <= LUT_MULT_MAX or multiplier_free(op)
                 else Resources(
                     dsp=math.ceil(max(bx, bm) / DSP_A) * math.ceil(min(bx, bm) / DSP_B)
                 )
@@ -393,10 +439,17 @@ def unit_resources(op: Operation) -> Resources:
         return Resources(lut=lanes * bo, ff=lanes * bo)
     if isinstance(op, df.PoolOp):
         kernel, strides, _, dilations, _ = op.window
-        oh, ow, c = out.shape
-        rows = min(oh, math.ceil(((kernel[0] - 1) * dilations[0] + 1) / strides[0]))
-        buf = memory(rows * ow * c // lanes, lanes * bo)
-        return buf + Resources(lut=lanes * bo + CONTROL_LUT, ff=lanes * bo)
+        ow = out.shape[1]
+        regs = Resources(lut=CONTROL_LUT, ff=lanes * (bx + bo))
+        if pool_reduces_in_place(op):  # OW x C partial results
+            acc = bx if op.kind.data == "max" else bo
+            buf = register_file(ow * channels // lanes, lanes * acc)
+            return total((buf, regs, Resources(lut=lanes * acc)))
+        h, w = st.shape[:2]
+        rows = min(h, (kernel[0] - 1) * dilations[0] + 1 + strides[0])
+        taps = kernel[0] * kernel[1]
+        buf = register_file(rows * w, channels * bx, reads=taps)
+        return total((buf, regs, Resources(lut=taps * lanes * bo)))
     raise TypeError(f"no resource model for {op.name}")
 
 

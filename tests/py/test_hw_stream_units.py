@@ -260,12 +260,15 @@ POOL_CASES = {
     ),
     "sum_3x3_pad": WindowCase((3, 5, 4), U8, 3, (3, 3), pads=(1, 1, 1, 1), kind="sum"),
     "sum_signed": WindowCase((2, 4, 4), I4, 1, (2, 2), pads=(0, 0, 1, 1), kind="sum"),
+    # windows that tile the input: partial results (build_partial_pool)
+    "max_tiles_drop_edges": WindowCase((2, 7, 5), U8, 1, (3, 2), (3, 2)),
+    "sum_tiles_signed": WindowCase((4, 4, 6), I4, 4, (2, 2), (2, 2), kind="sum"),
+    "sum_global": WindowCase((3, 3, 3), U8, 3, (3, 3), (3, 3), kind="sum"),
 }
 
 
-@pytest.mark.parametrize("case", cases(POOL_CASES))
-def test_pool_is_bit_exact_under_stalls_and_on_the_model_without(case, build_dir):
-    c = POOL_CASES[case]
+def pool_op(c: WindowCase, s: SSAValue) -> df.PoolOp:
+    """The pool of case `c` on stream `s` (a sum wide enough for its window)."""
     out_type = None
     if c.kind == "sum":
         n = c.kernel[0] * c.kernel[1]
@@ -275,15 +278,46 @@ def test_pool_is_bit_exact_under_stalls_and_on_the_model_without(case, build_dir
         )
         width = max(abs(n * lo) - 1, n * hi).bit_length() + 1
         out_type = UniformType(width, True, c.elem.scale / n)
-
-    def make(s: SSAValue) -> Operation:
-        return df.PoolOp(
-            s, c.kind, c.kernel, c.strides, c.pads, c.dilations, c.ceil, out_type
-        )
-
-    check_single_stream_unit(
-        (c.shape, c.elem, c.lanes), make, f"pool_{case}", build_dir
+    return df.PoolOp(
+        s, c.kind, c.kernel, c.strides, c.pads, c.dilations, c.ceil, out_type
     )
+
+
+@pytest.mark.parametrize("case", cases(POOL_CASES))
+def test_pool_is_bit_exact_under_stalls_and_on_the_model_without(case, build_dir):
+    c = POOL_CASES[case]
+    check_single_stream_unit(
+        (c.shape, c.elem, c.lanes),
+        lambda s: pool_op(c, s),
+        f"pool_{case}",
+        build_dir,
+    )
+
+
+@pytest.mark.parametrize(
+    ("case", "partial"),
+    [
+        ("max_2x2", True),
+        ("max_tiles_drop_edges", True),
+        ("sum_global", True),
+        ("sum_signed", False),  # padding
+        ("max_pad_ceil_dilation", False),
+    ],
+)
+def test_tiling_pools_keep_partial_results_not_rows(case, partial):
+    """A pool whose windows tile the input stores OW x C partial results
+    (one register per output column and channel group), the others input
+    rows of the line buffer."""
+    c = POOL_CASES[case]
+    _, _, unit = single_op([(c.shape, c.elem, c.lanes)], lambda s: pool_op(c, s))
+    assert cm.pool_reduces_in_place(unit) is partial
+    module = su.build_pool(unit, "pool")
+    names = {r.name_hint for op in module.walk() for r in op.results}
+    out = df.stream_of(unit.output)
+    groups = c.shape[0] // c.lanes
+    partials = {f"partial{k}" for k in range(out.shape[1] * groups)}
+    assert (partials <= names) is partial
+    assert any(n and n.startswith("buf_") for n in names) is not partial
 
 
 def test_max_pool_keeps_per_channel_levels(build_dir):

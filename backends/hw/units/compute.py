@@ -93,19 +93,6 @@ def stream_range(value: SSAValue) -> tuple[int, int]:
     return elem.min_level, elem.max_level
 
 
-def multiplier_free(op: Operation) -> bool:
-    """Whether no matrix unit of op's design has integer (multiplied) weights."""
-    block = op.parent_block()
-    if block is None:
-        return False
-    for unit in block.ops:
-        if isinstance(unit, df.MvuOp):
-            formats = q.qtype_of(unit.weight).level_sets()
-            if any(f.kind.data == "int" for f in formats):
-                return False
-    return True
-
-
 # --------------------------------------------------------------------------- #
 # Matrix-vector unit
 # --------------------------------------------------------------------------- #
@@ -770,7 +757,7 @@ def build_requant(op: Operation, name: str) -> hw.HWModuleOp:
     otype = ys.elem
     zo, qmin, qmax = otype.zero_point, otype.min_level, otype.max_level
     xlo, xhi = stream_range(op.input)
-    dsp = not multiplier_free(op)
+    dsp = not cm.multiplier_free(op)
     shift_only = op.shift_only
     params = LaneParams(b, group)
     x_signed = element_signed(xs.elem)

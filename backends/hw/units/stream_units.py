@@ -47,13 +47,18 @@ registers, except in the fork (depth 0), whose outputs are its input.
   the model delivers it (the model assumes no unit is stalled by its
   consumer, and the FIFO depths at joins rely on it). The documented size
   alone can stall the producer: a swu whose output is much slower than its
-  input receives the whole frame before its first row is free. (The pool
-  keeps input rows too, not the partial results that the resource model of
-  `dataflow.md` counts.)
+  input receives the whole frame before its first row is free.
+- **pool whose windows tile the input** (stride = kernel, no dilation or
+  padding; `cost_model.pool_reduces_in_place`; depth 2): no line buffer but
+  OW x C partial results of the current output row (`build_partial_pool`):
+  each input beat is folded into its window's partial result as it arrives,
+  and the beat of the window's last pixel sends the result out, 2 cycles
+  later as in the model.
 
-The line buffer and FIFO storage are registers read through `hw.array_get`
-(mux trees): xDSL 0.74 has no memory op (`seq.firmem`, `seq.hlmem`), so
-nothing here is inferred as LUTRAM or BRAM by synthesis.
+The line buffer, partial result and FIFO storage are registers read
+through `hw.array_get` (mux trees): xDSL 0.74 has no memory op
+(`seq.firmem`, `seq.hlmem`), so nothing here is inferred as LUTRAM or BRAM
+by synthesis.
 """
 
 from __future__ import annotations
@@ -529,9 +534,110 @@ def build_swu(op: Operation, name: str) -> HWModuleOp:
     return build_window(name, win, rows, a.bits, b.lanes.data * a.bits, combine)
 
 
+def build_partial_pool(op: df.PoolOp, name: str) -> HWModuleOp:
+    """Pooling by partial results, for windows that tile the input.
+
+    Input beat (r, c, g) (row, column, channel group) folds into partial
+    result (c // kw, g) of the current output row: it starts the partial
+    result at the window's first pixel and updates it (max, or sum of
+    x - zx) at the others; at the window's last pixel the result goes to
+    the output register instead. Rows and columns beyond the last whole
+    window are dropped. Stage 1 registers the beat and its position, stage 2
+    reads and writes the partial result and registers the output beat, so
+    an output beat leaves 2 cycles after the input beat of the window's last
+    pixel arrives: the pool's step timing in the cycle model. Storage:
+    OW x C partial results instead of input rows.
+    """
+    a, b = df.stream_of(op.input), df.stream_of(op.output)
+    kernel, _, _, _, _ = op.window
+    kh, kw = kernel
+    (h, w, c), (oh, ow) = a.shape, b.shape[:2]
+    lanes, bx, bo = a.lanes.data, a.bits, b.bits
+    groups = c // lanes
+    signed = _is_signed(a.elem)
+    is_max = op.kind.data == "max"
+    acc_bits = bx if is_max else bo
+    u = UnitBuilder.stream(name, [lanes * bx], [lanes * bo])
+
+    # Ready chain: stage 2 (output register), stage 1 (the input beat).
+    v1_hold, v2_hold, emit1_hold = u.feedback(1), u.feedback(1), u.feedback(1)
+    ld2 = u.or_(u.not_(v2_hold), u["out_ready"], name="ld2")
+    moves = u.and_(v1_hold, u.or_(u.not_(emit1_hold), ld2), name="moves")
+    in_ready = u.or_(u.not_(v1_hold), moves, name="in_ready")
+    fire = u.and_(u["in_valid"], in_ready, name="in_fire")
+
+    # Position of the input beat: group, column, row.
+    grp, grp_last = u.counter(fire, groups, "grp")
+    col, col_last = u.counter(u.and_(fire, grp_last), w, "col")
+    row, _ = u.counter(u.and_(fire, grp_last, col_last), h, "row")
+    cb, rb = max(1, clog2(w)), max(1, clog2(h))
+    ib = max(1, clog2(ow * groups))
+    flags_c = [
+        (x < ow * kw, x % kw == 0, x % kw == kw - 1, (x // kw) * groups)
+        for x in range(w)
+    ]
+    flags_r = [(y < oh * kh, y % kh == 0, y % kh == kh - 1) for y in range(h)]
+
+    def flag(table: list, k: int, index: SSAValue, bits: int, label: str):
+        return u.rom([int(t[k]) for t in table], 1, u.resize(index, bits, False), label)
+
+    use = u.and_(
+        flag(flags_c, 0, col, cb, "col_used"), flag(flags_r, 0, row, rb, "row_used")
+    )
+    first = u.and_(
+        flag(flags_c, 1, col, cb, "first_col"), flag(flags_r, 1, row, rb, "first_row")
+    )
+    last = u.and_(
+        flag(flags_c, 2, col, cb, "last_col"), flag(flags_r, 2, row, rb, "last_row")
+    )
+    base = u.rom([t[3] for t in flags_c], ib, u.resize(col, cb, False))
+    index = u.add(base, u.resize(grp, ib, signed=False), name="slot")
+
+    s1_data = u.reg_en(u["in_data"], fire, None, "s1_data")
+    s1_index = u.reg_en(index, fire, None, "s1_slot")
+    s1_use = u.reg_en(use, fire, None, "s1_use")
+    s1_first = u.reg_en(first, fire, None, "s1_first")
+    emit = u.and_(use, last)
+    s1_emit = u.reg_en(emit, fire, 0, "s1_emit")
+    u.close(emit1_hold, s1_emit)
+    v1 = u.reg(u.or_(fire, u.and_(v1_hold, u.not_(moves))), 0, "s1_valid")
+    u.close(v1_hold, v1)
+
+    # Stage 2: partial result read, combined with the beat, written back.
+    words = ow * groups
+    acc_hold = [u.feedback(lanes * acc_bits) for _ in range(words)]
+    old = _get(u, _array(u, acc_hold), acc_hold, s1_index, "partial")
+    results = []
+    for lane in range(lanes):
+        x = u.extract(s1_data, lane * bx, bx)
+        p = u.extract(old, lane * acc_bits, acc_bits) if lanes > 1 else old
+        if is_max:
+            above = u.icmp("sgt" if signed else "ugt", x, p)
+            both = u.mux(above, x, p)
+        else:
+            x = u.sub(u.resize(x, bo, signed), u.const(a.elem.zero_point, bo))
+            both = u.add(p, x)
+        results.append(u.mux(s1_first, x, both))
+    new = u.pack(results, name="pooled")
+    write = u.and_(moves, s1_use, name="write")
+    for k, hold in enumerate(acc_hold):
+        at = write if words == 1 else u.and_(write, u.eq_const(s1_index, k))
+        u.close(hold, u.reg_en(new, at, None, f"partial{k}"))
+    out_load = u.and_(moves, s1_emit, name="out_load")
+    out_data = u.reg_en(new, out_load, None, "out_beat")
+    v2 = u.reg(
+        u.or_(out_load, u.and_(v2_hold, u.not_(u["out_ready"]))), 0, "out_valid_q"
+    )
+    u.close(v2_hold, v2)
+    return u.output(in_ready=in_ready, out_data=out_data, out_valid=v2)
+
+
 def build_pool(op: Operation, name: str) -> HWModuleOp:
-    """Pooling unit (max or sum of x - zx): line buffer + reduction, depth 2."""
+    """Pooling unit (max or sum of x - zx), depth 2: partial results when
+    the windows tile the input, else a line buffer + reduction."""
     assert isinstance(op, df.PoolOp)
+    if cm.pool_reduces_in_place(op):
+        return build_partial_pool(op, name)
     a, b = df.stream_of(op.input), df.stream_of(op.output)
     win = pool_window(op)
     bx, bo, lanes = a.bits, b.bits, a.lanes.data
