@@ -366,3 +366,25 @@ def test_tile_rejects_bad_options_and_unreachable_targets(ctx, digits, calibrate
     qm = quantized(ctx, calibrated["digits-lenet"], "int8", calib)
     with pytest.raises(PassFailedException, match="no dataflow units"):
         TilePass(target_ii=64, report=False).apply(ctx, qm)
+
+
+def test_resources_follow_the_rtl_storage_and_multipliers(ctx, digits, calibrated):
+    """Pools that tile their input keep OW x C partial results in registers;
+    requantizers of a design without multiplied weights use no DSP."""
+    _, calib, _ = digits
+    for weights in ("int8", "pot4"):
+        d = lowered(ctx, quantized(ctx, calibrated["digits-lenet"], weights, calib))
+        pools = [op for op in d.walk() if isinstance(op, df.PoolOp)]
+        requants = [op for op in d.walk() if isinstance(op, df.RequantOp)]
+        # 2x2 / 2 max pools, 1 lane of 8 bits: 4 x 8 and 2 x 16 partial
+        # results (32 registers of 8 bits, a 32:1 mux of 8 LUTs per bit and
+        # a write enable each), compare 8 LUTs, 16 control, 16 FFs of stages
+        assert [cm.pool_reduces_in_place(p) for p in pools] == [True, True]
+        for pool in pools:
+            assert cm.unit_resources(pool) == cm.Resources(lut=120, ff=272)
+        free = weights == "pot4"
+        for r in requants:
+            assert cm.multiplier_free(r) is free
+            res = cm.unit_resources(r)
+            assert (res.dsp == 0) is free
+            assert res.lut > 500 if free else res.lut < 100
