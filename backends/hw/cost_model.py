@@ -341,7 +341,7 @@ def mvu_resources(op: df.MvuOp, pe: int, simd: int) -> Resources:
     regs = Resources(ff=simd * bx + lanes * pb)
     words = nf * sf
     weights = memory(words, math.ceil(wtype.storage_bits((mh, mw)) / words))
-    inbuf = memory(sf, simd * bx) if nf > 1 else Resources()
+    inbuf = register_file(sf, simd * bx) if nf > 1 else Resources()
     bias = Resources()
     if op.bias is not None:
         bias = memory(nf, pe * q.qtype_of(op.bias).element_bits)
@@ -400,9 +400,7 @@ def unit_resources(op: Operation) -> Resources:
         return Resources(lut=len(op.outputs))
     if isinstance(op, df.FifoOp):
         width, d = lanes * bx, op.depth.value.data
-        if d <= 32:
-            return Resources(lut=width * math.ceil(d / 32) + CONTROL_LUT // 2, ff=width)
-        return memory(d, width) + Resources(lut=CONTROL_LUT, ff=width)
+        return register_file(d, width) + Resources(lut=CONTROL_LUT // 2)
     if isinstance(op, df.DwcOp):
         hi = max(lanes, out.lanes.data)
         return Resources(lut=hi * bx + CONTROL_LUT, ff=(lanes + out.lanes.data) * bx)

@@ -39,7 +39,7 @@
 // With a budget of 500 LUTs (the model's count) the design runs at II 12.
 // BUDGET: hw.module @main({{.*}}attributes {qopt.ii = 12 : i64, qopt.latency = 28 : i64}
 
-// SMALL: qopt-opt: error: pass 'qopt-to-hw' failed: lut-budget=10 is too small: the most folded design (II 24) needs 229 LUTs
+// SMALL: qopt-opt: error: pass 'qopt-to-hw' failed: lut-budget=10 is too small: the most folded design (II 24) needs 247 LUTs
 // NONE: qopt-opt: error: pass 'qopt-to-hw': qopt-to-hw needs target-ii=N, lut-budget=N or unroll
 
 builtin.module {
