@@ -570,27 +570,26 @@ def build_partial_pool(op: df.PoolOp, name: str) -> HWModuleOp:
     grp, grp_last = u.counter(fire, groups, "grp")
     col, col_last = u.counter(u.and_(fire, grp_last), w, "col")
     row, _ = u.counter(u.and_(fire, grp_last, col_last), h, "row")
-    cb, rb = max(1, clog2(w)), max(1, clog2(h))
-    ib = max(1, clog2(ow * groups))
-    flags_c = [
-        (x < ow * kw, x % kw == 0, x % kw == kw - 1, (x // kw) * groups)
-        for x in range(w)
-    ]
-    flags_r = [(y < oh * kh, y % kh == 0, y % kh == kh - 1) for y in range(h)]
+    words = ow * groups  # partial results
+    ib = max(1, clog2(words))
 
-    def flag(table: list, k: int, index: SSAValue, bits: int, label: str):
-        return u.rom([int(t[k]) for t in table], 1, u.resize(index, bits, False), label)
+    def flag(values: Sequence[bool], index: SSAValue, label: str) -> SSAValue:
+        return u.rom([int(v) for v in values], 1, index, label)
 
+    cols, rows = range(w), range(h)
     use = u.and_(
-        flag(flags_c, 0, col, cb, "col_used"), flag(flags_r, 0, row, rb, "row_used")
+        flag([x < ow * kw for x in cols], col, "col_used"),
+        flag([y < oh * kh for y in rows], row, "row_used"),
     )
     first = u.and_(
-        flag(flags_c, 1, col, cb, "first_col"), flag(flags_r, 1, row, rb, "first_row")
+        flag([x % kw == 0 for x in cols], col, "first_col"),
+        flag([y % kh == 0 for y in rows], row, "first_row"),
     )
     last = u.and_(
-        flag(flags_c, 2, col, cb, "last_col"), flag(flags_r, 2, row, rb, "last_row")
+        flag([x % kw == kw - 1 for x in cols], col, "last_col"),
+        flag([y % kh == kh - 1 for y in rows], row, "last_row"),
     )
-    base = u.rom([t[3] for t in flags_c], ib, u.resize(col, cb, False))
+    base = u.rom([(x // kw) * groups for x in cols], ib, col)
     index = u.add(base, u.resize(grp, ib, signed=False), name="slot")
 
     s1_data = u.reg_en(u["in_data"], fire, None, "s1_data")
@@ -604,13 +603,11 @@ def build_partial_pool(op: df.PoolOp, name: str) -> HWModuleOp:
     u.close(v1_hold, v1)
 
     # Stage 2: partial result read, combined with the beat, written back.
-    words = ow * groups
     acc_hold = [u.feedback(lanes * acc_bits) for _ in range(words)]
     old = _get(u, _array(u, acc_hold), acc_hold, s1_index, "partial")
     results = []
-    for lane in range(lanes):
-        x = u.extract(s1_data, lane * bx, bx)
-        p = u.extract(old, lane * acc_bits, acc_bits) if lanes > 1 else old
+    lanes_x, lanes_p = u.lanes(s1_data, lanes, bx), u.lanes(old, lanes, acc_bits)
+    for x, p in zip(lanes_x, lanes_p, strict=True):
         if is_max:
             above = u.icmp("sgt" if signed else "ugt", x, p)
             both = u.mux(above, x, p)
